@@ -1,0 +1,112 @@
+/**
+ * The one place that reads the environment. Every setting is parsed and
+ * validated here; a bad value stops the process with a message naming it.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z.stringbool({
+  truthy: ['1', 'true', 'yes', 'on'],
+  falsy: ['0', 'false', 'no', 'off'],
+});
+
+const byteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'must be a size such as 512kb or 5mb')
+  .transform((value) => {
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value)!;
+    const unit = (match[2] ?? 'b').toLowerCase();
+    const factor = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit]!;
+    return Math.floor(Number(match[1]) * factor);
+  });
+
+const timeZone = z
+  .string()
+  .refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin');
+
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every setting, its default and its rule. The README's table mirrors this list. */
+export const settingsSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+  TRUST_PROXY: bool.default(false),
+  DATA_DIR: z.string().min(1).default('data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(3600),
+  TOKEN_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JOURNEY_MAX_ITEMS: z.coerce.number().int().min(1).max(100000).default(1000),
+  JOURNEY_MAX_BODY: byteSize.default(5 * 1024 * 1024),
+  DEFAULT_TIME_ZONE: timeZone.default('UTC'),
+  DEMO: bool.default(true),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+export interface Config extends Settings {
+  /** Absolute DATA_DIR. */
+  readonly dataDir: string;
+  /** The SQLite file used when DATABASE_URL is not set. */
+  readonly sqliteFile: string;
+  /** Base URL the service is reached at, used in links it prints or returns. */
+  readonly publicUrl: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parse settings from an environment (process.env by default). Empty strings
+ * count as unset, so `PORT=` falls back to the default.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') input[key] = value.trim();
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(settings)');
+        const given = input[name];
+        const shown = name.includes('SECRET') || name === 'DATABASE_URL' ? '(hidden)' : given;
+        return `${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(shown)})`}`;
+      }),
+    );
+  }
+  const settings = parsed.data;
+  const dataDir = path.resolve(settings.DATA_DIR);
+  const config: Config = {
+    ...settings,
+    dataDir,
+    sqliteFile: path.join(dataDir, 'gradebridge.sqlite'),
+    publicUrl:
+      settings.PUBLIC_URL ??
+      `http://${settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST}:${settings.PORT}`,
+  };
+  return Object.freeze(config);
+}

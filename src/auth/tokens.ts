@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import type { Db } from '../db/knex.js';
+
+/** The only algorithm access tokens are signed and verified with. */
+export const TOKEN_ALGORITHM = 'HS256' as const;
+const ISSUER = 'gradebridge';
+const AUDIENCE = 'gradebridge-api';
+
+export const SCOPES = ['journey', 'history', 'progress', 'exchange', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const claimsSchema = z.object({
+  sub: z.string(),
+  tid: z.number().int().positive(),
+  cid: z.number().int().positive(),
+  scope: z.string(),
+  jti: z.string(),
+});
+
+export interface TokenClaims {
+  clientId: string;
+  tenantId: number;
+  apiClientId: number;
+  scopes: string[];
+}
+
+export class InvalidTokenError extends Error {}
+
+/** Short-lived access tokens for API clients, signed with a secret the instances share. */
+export class TokenService {
+  constructor(
+    private readonly secret: string,
+    readonly ttlSeconds: number,
+  ) {}
+
+  issue(claims: TokenClaims): { token: string; expiresIn: number } {
+    const token = jwt.sign(
+      {
+        tid: claims.tenantId,
+        cid: claims.apiClientId,
+        scope: claims.scopes.join(' '),
+        jti: randomUUID(),
+      },
+      this.secret,
+      {
+        algorithm: TOKEN_ALGORITHM,
+        expiresIn: this.ttlSeconds,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        subject: claims.clientId,
+      },
+    );
+    return { token, expiresIn: this.ttlSeconds };
+  }
+
+  /** Verifies signature (HS256 only), issuer, audience and expiry; throws InvalidTokenError. */
+  verify(token: string): TokenClaims {
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, this.secret, {
+        algorithms: [TOKEN_ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        clockTolerance: 5,
+      });
+    } catch (err) {
+      const reason =
+        err instanceof jwt.TokenExpiredError
+          ? 'The access token has expired.'
+          : 'Invalid access token.';
+      throw new InvalidTokenError(reason);
+    }
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw new InvalidTokenError('Invalid access token.');
+    return {
+      clientId: parsed.data.sub,
+      tenantId: parsed.data.tid,
+      apiClientId: parsed.data.cid,
+      scopes: parsed.data.scope.split(' ').filter(Boolean),
+    };
+  }
+}
+
+/**
+ * The token signing secret: TOKEN_SIGNING_SECRET when set, otherwise one
+ * generated on first start and kept in the database, so every instance on the
+ * same database verifies the others' tokens.
+ */
+export async function loadSigningSecret(
+  db: Db,
+  configured: string | undefined,
+  now: string,
+): Promise<string> {
+  if (configured) return configured;
+  const purpose = 'api-tokens';
+  await db('signing_keys')
+    .insert({ purpose, secret: randomBytes(48).toString('base64url'), created_at: now })
+    .onConflict('purpose')
+    .ignore();
+  const row = await db('signing_keys').where({ purpose }).first('secret');
+  return row.secret as string;
+}

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { Executor, Trx } from '../db/knex.js';
+import { chunk } from '../grades/grade-batch.js';
+
+export interface CourseRef {
+  id: number;
+  uuid: string;
+  batchUid: string | null;
+  title: string;
+  isLocked: boolean;
+}
+
+const courseColumns = [
+  'courses.id',
+  'courses.uuid',
+  'courses.batch_uid',
+  'courses.title',
+  'gradebooks.is_locked',
+];
+
+function toCourseRef(row: {
+  id: number;
+  uuid: string;
+  batch_uid: string | null;
+  title: string;
+  is_locked: unknown;
+}): CourseRef {
+  return {
+    id: row.id,
+    uuid: row.uuid,
+    batchUid: row.batch_uid,
+    title: row.title,
+    isLocked: row.is_locked === true || row.is_locked === 1,
+  };
+}
+
+/** Courses of a tenant by SIS batch_uid. */
+export async function findCoursesByBatchUid(
+  db: Executor,
+  tenantId: number,
+  batchUids: string[],
+): Promise<Map<string, CourseRef>> {
+  const found = new Map<string, CourseRef>();
+  for (const part of chunk([...new Set(batchUids)], 500)) {
+    const rows = await db('courses')
+      .join('gradebooks', 'gradebooks.course_id', 'courses.id')
+      .select(courseColumns)
+      .where('courses.tenant_id', tenantId)
+      .whereIn('courses.batch_uid', part);
+    for (const row of rows) found.set(row.batch_uid, toCourseRef(row));
+  }
+  return found;
+}
+
+export interface NewCourse {
+  batchUid: string | null;
+  title: string;
+  source: string;
+  startsAt?: string | null;
+  endsAt?: string | null;
+}
+
+/** Creates a course with its gradebook. */
+export async function createCourse(
+  trx: Trx,
+  tenantId: number,
+  course: NewCourse,
+  now: string,
+): Promise<CourseRef> {
+  const uuid = randomUUID();
+  const [row] = await trx('courses')
+    .insert({
+      tenant_id: tenantId,
+      uuid,
+      batch_uid: course.batchUid,
+      title: course.title,
+      starts_at: course.startsAt ?? null,
+      ends_at: course.endsAt ?? null,
+      source: course.source,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning(['id']);
+  await trx('gradebooks').insert({
+    uuid: randomUUID(),
+    tenant_id: tenantId,
+    course_id: row.id,
+    title: course.title,
+    type: 'Course',
+    reference: course.batchUid,
+    is_locked: false,
+    last_change_type: 'GradebookCreated',
+    last_change_user: course.source,
+    last_change_time: now,
+    created_at: now,
+    updated_at: now,
+  });
+  return { id: row.id, uuid, batchUid: course.batchUid, title: course.title, isLocked: false };
+}
+
+/** Finds courses by batch_uid, creating the missing ones (the SIS is the authority for batch_uid). */
+export async function ensureCoursesByBatchUid(
+  trx: Trx,
+  tenantId: number,
+  batchUids: string[],
+  source: string,
+  now: string,
+): Promise<Map<string, CourseRef>> {
+  const found = await findCoursesByBatchUid(trx, tenantId, batchUids);
+  for (const uid of new Set(batchUids)) {
+    if (!found.has(uid)) {
+      found.set(uid, await createCourse(trx, tenantId, { batchUid: uid, title: uid, source }, now));
+    }
+  }
+  return found;
+}
+
+/** Users of a tenant by batch_uid, creating the missing ones. */
+export async function ensureUsersByBatchUid(
+  trx: Trx,
+  tenantId: number,
+  batchUids: string[],
+  now: string,
+): Promise<Map<string, number>> {
+  const unique = [...new Set(batchUids)];
+  const found = new Map<string, number>();
+  const select = async (uids: string[]) => {
+    for (const part of chunk(uids, 500)) {
+      const rows = await trx('users')
+        .select('id', 'batch_uid')
+        .where('tenant_id', tenantId)
+        .whereIn('batch_uid', part);
+      for (const row of rows) found.set(row.batch_uid, row.id);
+    }
+  };
+  await select(unique);
+  const missing = unique.filter((uid) => !found.has(uid));
+  if (missing.length > 0) {
+    for (const part of chunk(missing, 200)) {
+      await trx('users')
+        .insert(
+          part.map((uid) => ({
+            tenant_id: tenantId,
+            uuid: randomUUID(),
+            batch_uid: uid,
+            name: null,
+            kind: 'person',
+            created_at: now,
+            updated_at: now,
+          })),
+        )
+        .onConflict(['tenant_id', 'batch_uid'])
+        .ignore();
+    }
+    await select(missing);
+  }
+  return found;
+}
+
+/** Makes sure each (course, user) pair is enrolled; returns the pairs that were created. */
+export async function ensureEnrollments(
+  trx: Trx,
+  tenantId: number,
+  pairs: Array<{ courseId: number; userId: number }>,
+  role: string,
+  source: string,
+  now: string,
+): Promise<Set<string>> {
+  const wanted = new Map<string, { courseId: number; userId: number }>();
+  for (const p of pairs) wanted.set(`${p.courseId}:${p.userId}`, p);
+  const existing = new Set<string>();
+  const courseIds = [...new Set(pairs.map((p) => p.courseId))];
+  const userIds = [...new Set(pairs.map((p) => p.userId))];
+  for (const part of chunk(userIds, 500)) {
+    const rows = await trx('enrollments')
+      .select('course_id', 'user_id')
+      .whereIn('course_id', courseIds)
+      .whereIn('user_id', part);
+    for (const row of rows) existing.add(`${row.course_id}:${row.user_id}`);
+  }
+  const missing = [...wanted.entries()].filter(([k]) => !existing.has(k));
+  for (const part of chunk(missing, 200)) {
+    await trx('enrollments')
+      .insert(
+        part.map(([, p]) => ({
+          tenant_id: tenantId,
+          course_id: p.courseId,
+          user_id: p.userId,
+          role,
+          source,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict(['course_id', 'user_id'])
+      .ignore();
+  }
+  return new Set(missing.map(([k]) => k));
+}

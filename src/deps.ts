@@ -1,0 +1,14 @@
+import type { Config } from '../config/index.js';
+import type { TokenService } from './auth/tokens.js';
+import type { Db } from './db/knex.js';
+import type { Clock } from './db/time.js';
+import type { Logger } from './logger.js';
+
+/** What the app and its services are built from; tests build their own. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  clock: Clock;
+  tokens: TokenService;
+}

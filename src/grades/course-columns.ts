@@ -1,0 +1,96 @@
+import type { Executor } from '../db/knex.js';
+import { toBool } from '../db/time.js';
+import type { Calculation } from './calculation.js';
+import { parseJson } from './json.js';
+import type { GradeSymbol } from './symbols.js';
+
+export interface ColumnInfo {
+  id: number;
+  courseId: number;
+  name: string;
+  itemType: string;
+  points: number;
+  calculation: Calculation | null;
+  /** The mapping text as the SIS sent it. */
+  mapping: string | null;
+  gradeSchemaId: number | null;
+  symbols: GradeSymbol[] | null;
+  isExternal: boolean;
+  deleted: boolean;
+}
+
+/** A course's columns, loaded once per batch, with live columns indexed by name. */
+export class CourseColumns {
+  readonly byId = new Map<number, ColumnInfo>();
+  readonly byName = new Map<string, ColumnInfo>();
+
+  constructor(readonly courseId: number) {}
+
+  add(column: ColumnInfo): void {
+    this.byId.set(column.id, column);
+    if (!column.deleted) this.byName.set(column.name, column);
+  }
+
+  remove(column: ColumnInfo): void {
+    column.deleted = true;
+    if (this.byName.get(column.name) === column) this.byName.delete(column.name);
+  }
+
+  /** Calculations of the live columns, keyed by column id. */
+  calculations(): Map<number, Calculation | null> {
+    const map = new Map<number, Calculation | null>();
+    for (const column of this.byName.values()) map.set(column.id, column.calculation);
+    return map;
+  }
+
+  live(id: number): ColumnInfo | undefined {
+    const column = this.byId.get(id);
+    return column && !column.deleted ? column : undefined;
+  }
+}
+
+export async function loadCourseColumns(
+  db: Executor,
+  tenantId: number,
+  courseIds: number[],
+  options: { includeDeleted?: boolean } = {},
+): Promise<Map<number, CourseColumns>> {
+  const result = new Map<number, CourseColumns>();
+  for (const id of courseIds) result.set(id, new CourseColumns(id));
+  if (courseIds.length === 0) return result;
+  const query = db('grade_columns')
+    .leftJoin('grade_schemas', 'grade_schemas.id', 'grade_columns.grade_schema_id')
+    .select(
+      'grade_columns.id',
+      'grade_columns.course_id',
+      'grade_columns.name',
+      'grade_columns.item_type',
+      'grade_columns.points',
+      'grade_columns.calculation',
+      'grade_columns.mapping',
+      'grade_columns.grade_schema_id',
+      'grade_columns.is_external',
+      'grade_columns.deleted_at',
+      'grade_schemas.symbols',
+    )
+    .where('grade_columns.tenant_id', tenantId)
+    .whereIn('grade_columns.course_id', courseIds)
+    .orderBy('grade_columns.id');
+  if (!options.includeDeleted) query.whereNull('grade_columns.deleted_at');
+  for (const row of await query) {
+    result.get(row.course_id)!.add({
+      id: row.id,
+      courseId: row.course_id,
+      name: row.name,
+      itemType: row.item_type,
+      points: row.points,
+      calculation: parseJson<Calculation>(row.calculation),
+      mapping: row.mapping,
+      gradeSchemaId: row.grade_schema_id,
+      symbols: parseJson<GradeSymbol[]>(row.symbols),
+      isExternal: toBool(row.is_external),
+      deleted: row.deleted_at !== null,
+    });
+  }
+  return result;
+}

@@ -1,0 +1,289 @@
+import type { Trx } from '../db/knex.js';
+import { dbClient } from '../db/knex.js';
+import { toBool } from '../db/time.js';
+
+/** Where a grade version came from. */
+export type GradeSource = 'journey' | 'ags' | 'webhook' | 'teacher' | 'calculation' | 'live_event';
+
+export interface CurrentGrade {
+  submissionId: number | null;
+  score: number | null;
+  grade: string | null;
+  gradedAt: string | null;
+  graderId: number | null;
+  workflowState: string;
+  excused: boolean;
+  late: boolean;
+  missing: boolean;
+}
+
+export interface GradeWrite {
+  courseId: number;
+  columnId: number;
+  userId: number;
+  score: number | null;
+  grade: string | null;
+  pointsPossible: number | null;
+  gradedAt: string;
+  /** users.id of the grader; null when no person graded ("Graded on submission"). */
+  graderId: number | null;
+  source: GradeSource;
+  apiClientId?: number | null;
+  idempotencyKey: string;
+  workflowState?: string;
+  excused?: boolean;
+  late?: boolean;
+  missing?: boolean;
+}
+
+export interface GradebookChange {
+  type: string;
+  user: string;
+}
+
+interface Pending {
+  write: GradeWrite;
+  state: CurrentGrade;
+}
+
+const key = (columnId: number, userId: number) => `${columnId}:${userId}`;
+
+/** Per-dialect chunk sizes: knex writes SQLite multi-row inserts as a compound SELECT capped at 500 terms. */
+function chunkSize(trx: Trx): number {
+  return dbClient(trx) === 'sqlite' ? 400 : 1000;
+}
+
+export function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function sameScore(a: number | null, b: number | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.abs(a - b) < 1e-9;
+}
+
+/**
+ * One unit of grade writing. Callers load the submissions they will touch,
+ * record grades (a grade equal to the current one records nothing), and flush
+ * once: submissions are upserted and versions appended in a few bulk
+ * statements, inside the caller's transaction.
+ */
+export class GradeBatch {
+  private readonly current = new Map<string, CurrentGrade>();
+  private readonly pending: Pending[] = [];
+  private readonly touchedCourses = new Map<number, GradebookChange>();
+
+  constructor(
+    readonly trx: Trx,
+    readonly tenantId: number,
+    readonly now: string,
+  ) {}
+
+  /** Loads current grades for the given pairs (those already loaded are skipped). */
+  async load(pairs: Array<{ columnId: number; userId: number }>): Promise<void> {
+    const byColumn = new Map<number, Set<number>>();
+    for (const { columnId, userId } of pairs) {
+      if (this.current.has(key(columnId, userId))) continue;
+      let users = byColumn.get(columnId);
+      if (!users) byColumn.set(columnId, (users = new Set()));
+      users.add(userId);
+    }
+    if (byColumn.size === 0) return;
+    const columnIds = [...byColumn.keys()];
+    const userIds = [...new Set([...byColumn.values()].flatMap((s) => [...s]))];
+    for (const users of chunk(userIds, 500)) {
+      const rows = await this.trx('submissions')
+        .select(
+          'id',
+          'column_id',
+          'user_id',
+          'score',
+          'grade',
+          'graded_at',
+          'grader_id',
+          'workflow_state',
+          'excused',
+          'late',
+          'missing',
+        )
+        .where('tenant_id', this.tenantId)
+        .whereIn('column_id', columnIds)
+        .whereIn('user_id', users);
+      for (const row of rows) {
+        this.current.set(key(row.column_id, row.user_id), {
+          submissionId: row.id,
+          score: row.score,
+          grade: row.grade,
+          gradedAt: row.graded_at,
+          graderId: row.grader_id,
+          workflowState: row.workflow_state,
+          excused: toBool(row.excused),
+          late: toBool(row.late),
+          missing: toBool(row.missing),
+        });
+      }
+    }
+    for (const [columnId, users] of byColumn) {
+      for (const userId of users) {
+        const k = key(columnId, userId);
+        if (!this.current.has(k)) this.current.set(k, emptyGrade());
+      }
+    }
+  }
+
+  /** The grade as it stands, including what this batch has recorded. Pairs must be loaded first. */
+  get(columnId: number, userId: number): CurrentGrade | undefined {
+    return this.current.get(key(columnId, userId));
+  }
+
+  /** Records a grade; returns false (and records nothing) when it equals the current one. */
+  record(write: GradeWrite, change: GradebookChange): boolean {
+    const k = key(write.columnId, write.userId);
+    const before = this.current.get(k);
+    if (!before) throw new Error(`grade ${k} was not loaded before it was recorded`);
+    const excused = write.excused ?? before.excused;
+    const late = write.late ?? before.late;
+    const missing = write.missing ?? before.missing;
+    const workflowState =
+      write.workflowState ??
+      (write.score === null && write.grade === null ? before.workflowState : 'graded');
+    if (
+      sameScore(before.score, write.score) &&
+      before.grade === write.grade &&
+      before.excused === excused &&
+      before.late === late &&
+      before.missing === missing &&
+      before.workflowState === workflowState
+    ) {
+      return false;
+    }
+    const state: CurrentGrade = {
+      submissionId: before.submissionId,
+      score: write.score,
+      grade: write.grade,
+      gradedAt: write.gradedAt,
+      graderId: write.graderId,
+      workflowState,
+      excused,
+      late,
+      missing,
+    };
+    this.current.set(k, state);
+    this.pending.push({ write, state });
+    if (!this.touchedCourses.has(write.courseId)) this.touchedCourses.set(write.courseId, change);
+    return true;
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /** Marks a course's gradebook as changed; the first change recorded for a course names it. */
+  touch(courseId: number, change: GradebookChange): void {
+    if (!this.touchedCourses.has(courseId)) this.touchedCourses.set(courseId, change);
+  }
+
+  /** Writes everything recorded. Returns the number of versions appended. */
+  async flush(): Promise<number> {
+    const trx = this.trx;
+    const size = chunkSize(trx);
+    const pending = this.pending.splice(0);
+    if (pending.length > 0) {
+      // Final state per submission, in order of first appearance.
+      const finals = new Map<string, Pending>();
+      for (const p of pending) finals.set(key(p.write.columnId, p.write.userId), p);
+      const submissionIds = new Map<string, number>();
+      for (const part of chunk([...finals.values()], size)) {
+        const rows = part.map(({ write, state }) => ({
+          tenant_id: this.tenantId,
+          course_id: write.courseId,
+          column_id: write.columnId,
+          user_id: write.userId,
+          score: state.score,
+          grade: state.grade,
+          graded_at: state.gradedAt,
+          grader_id: state.graderId,
+          workflow_state: state.workflowState,
+          excused: state.excused,
+          late: state.late,
+          missing: state.missing,
+          created_at: this.now,
+          updated_at: this.now,
+        }));
+        const returned: Array<{ id: number; column_id: number; user_id: number }> = await trx(
+          'submissions',
+        )
+          .insert(rows)
+          .onConflict(['column_id', 'user_id'])
+          .merge([
+            'score',
+            'grade',
+            'graded_at',
+            'grader_id',
+            'workflow_state',
+            'excused',
+            'late',
+            'missing',
+            'updated_at',
+          ])
+          .returning(['id', 'column_id', 'user_id']);
+        for (const r of returned) submissionIds.set(key(r.column_id, r.user_id), r.id);
+      }
+      const versions = pending.map(({ write, state }) => {
+        const k = key(write.columnId, write.userId);
+        const submissionId = submissionIds.get(k)!;
+        const cur = this.current.get(k);
+        if (cur && cur.submissionId === null) cur.submissionId = submissionId;
+        return {
+          tenant_id: this.tenantId,
+          course_id: write.courseId,
+          column_id: write.columnId,
+          user_id: write.userId,
+          submission_id: submissionId,
+          score: state.score,
+          grade: state.grade,
+          points_possible: write.pointsPossible,
+          workflow_state: state.workflowState,
+          excused: state.excused,
+          late: state.late,
+          missing: state.missing,
+          graded_at: write.gradedAt,
+          recorded_at: this.now,
+          grader_id: write.graderId,
+          source: write.source,
+          api_client_id: write.apiClientId ?? null,
+          idempotency_key: write.idempotencyKey,
+        };
+      });
+      for (const part of chunk(versions, size)) {
+        await trx('grade_versions').insert(part);
+      }
+    }
+    for (const [courseId, change] of this.touchedCourses) {
+      await trx('gradebooks').where({ course_id: courseId, tenant_id: this.tenantId }).update({
+        last_change_type: change.type,
+        last_change_user: change.user,
+        last_change_time: this.now,
+        updated_at: this.now,
+      });
+    }
+    this.touchedCourses.clear();
+    return pending.length;
+  }
+}
+
+function emptyGrade(): CurrentGrade {
+  return {
+    submissionId: null,
+    score: null,
+    grade: null,
+    gradedAt: null,
+    graderId: null,
+    workflowState: 'unsubmitted',
+    excused: false,
+    late: false,
+    missing: false,
+  };
+}

@@ -1,0 +1,82 @@
+import { InvalidTokenError, type TokenService } from '../auth/tokens.js';
+import type { Db } from '../db/knex.js';
+import { ForbiddenError, UnauthorizedError } from './errors.js';
+import type { AppMiddleware, Principal } from './surface.js';
+
+export interface BearerAuthOptions {
+  db: Db;
+  tokens: TokenService;
+  /** The scope this surface needs. */
+  scope: string;
+  /** Also accept the token from this cookie (the Progress API's InSite.WebToken). */
+  cookie?: string;
+  realm?: string;
+}
+
+const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
+
+/**
+ * Verifies the bearer token, then loads its API client so a revoked client
+ * loses access at once and a client's narrowed scopes apply to tokens it
+ * already holds. Sets ctx.state.principal.
+ */
+export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
+  const realm = options.realm ?? 'gradebridge';
+  const challenge = (error?: string) =>
+    error ? `Bearer realm="${realm}", error="${error}"` : `Bearer realm="${realm}"`;
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    let token: string | undefined;
+    if (header) {
+      const match = BEARER.exec(header);
+      if (!match)
+        throw new UnauthorizedError('Invalid access token.', {
+          'WWW-Authenticate': challenge('invalid_request'),
+        });
+      token = match[1];
+    } else if (options.cookie) {
+      token = ctx.cookies.get(options.cookie) || undefined;
+    }
+    if (!token)
+      throw new UnauthorizedError('An access token is required.', {
+        'WWW-Authenticate': challenge(),
+      });
+    let claims;
+    try {
+      claims = options.tokens.verify(token);
+    } catch (err) {
+      const message = err instanceof InvalidTokenError ? err.message : 'Invalid access token.';
+      throw new UnauthorizedError(message, { 'WWW-Authenticate': challenge('invalid_token') });
+    }
+    const client = await options
+      .db('api_clients')
+      .select('id', 'tenant_id', 'client_id', 'name', 'scopes', 'grader_user_id', 'revoked_at')
+      .where({ id: claims.apiClientId })
+      .first();
+    if (
+      !client ||
+      client.revoked_at !== null ||
+      client.tenant_id !== claims.tenantId ||
+      client.client_id !== claims.clientId
+    ) {
+      throw new UnauthorizedError('Invalid access token.', {
+        'WWW-Authenticate': challenge('invalid_token'),
+      });
+    }
+    const granted = new Set<string>((client.scopes as string).split(' '));
+    const scopes = new Set(claims.scopes.filter((s) => granted.has(s)));
+    const principal: Principal = {
+      tenantId: client.tenant_id,
+      apiClientId: client.id,
+      clientId: client.client_id,
+      name: client.name,
+      scopes,
+      graderUserId: client.grader_user_id,
+    };
+    ctx.state.principal = principal;
+    if (!scopes.has(options.scope)) {
+      throw new ForbiddenError(`The access token lacks the "${options.scope}" scope.`);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,55 @@
+import type { Logger } from '../logger.js';
+import { AppError, NotFoundError, normalizeError } from './errors.js';
+import type { AppContext, AppMiddleware, ErrorRenderer } from './surface.js';
+
+export interface ErrorRoute {
+  prefix: string;
+  renderError: ErrorRenderer;
+}
+
+/** The fallback format, for paths outside every surface. */
+export const renderPlainError: ErrorRenderer = (ctx, error) => {
+  ctx.status = error.status;
+  ctx.body = {
+    error: { code: error.code, message: error.message, requestId: ctx.state.requestId },
+  };
+};
+
+/**
+ * Catches every error, logs the unexpected ones with their stack, and renders
+ * it in the format of the surface whose prefix the path falls under. Unknown
+ * errors become a 500 that leaks nothing but the request id.
+ */
+export function errorHandler(routes: ErrorRoute[], logger: Logger): AppMiddleware {
+  const ordered = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  const rendererFor = (path: string): ErrorRenderer =>
+    ordered.find((r) => r.prefix !== '' && (path === r.prefix || path.startsWith(`${r.prefix}/`)))
+      ?.renderError ?? renderPlainError;
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.respond !== false && ctx.body == null) {
+        if (ctx.status === 404) throw new NotFoundError();
+        if (ctx.status === 405)
+          throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed here.`);
+      }
+    } catch (err) {
+      const { error, unexpected } = normalizeError(err);
+      const log = ctx.state.log ?? logger;
+      if (unexpected) log.error({ err, path: ctx.path }, 'unhandled error');
+      else if (error.status >= 500)
+        log.warn({ code: error.code, path: ctx.path, msg: error.message }, 'request error');
+      for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+      render(ctx, error, rendererFor(ctx.path));
+    }
+  };
+}
+
+function render(ctx: AppContext, error: AppError, renderer: ErrorRenderer): void {
+  if (ctx.method === 'HEAD') {
+    ctx.status = error.status;
+    ctx.body = null;
+    return;
+  }
+  renderer(ctx, error);
+}

@@ -1,0 +1,139 @@
+/**
+ * One error hierarchy: every error a request can end with has an HTTP status
+ * and a stable code. Each surface renders these in its own wire format.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { details?: unknown; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, options: { details?: unknown; code?: string } = {}) {
+    super(400, options.code ?? 'bad_request', message, options);
+  }
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends AppError {
+  constructor(
+    readonly issues: ValidationIssue[],
+    where = 'request',
+  ) {
+    super(
+      400,
+      'validation_failed',
+      `Invalid ${where}: ${issues.map((i) => (i.path ? `${i.path} ${i.message}` : i.message)).join('; ')}`,
+      { details: issues },
+    );
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Authentication is required.', headers: Record<string, string> = {}) {
+    super(401, 'unauthorized', message, { headers });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'The token does not allow this action.') {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'The specified resource does not exist.') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super(409, 'conflict', message);
+  }
+}
+
+export class GoneError extends AppError {
+  constructor(message: string) {
+    super(410, 'gone', message);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(
+    message = 'The service is temporarily unavailable; try again.',
+    retryAfterSeconds?: number,
+  ) {
+    super(503, 'unavailable', message, {
+      headers: retryAfterSeconds ? { 'Retry-After': String(retryAfterSeconds) } : {},
+    });
+  }
+}
+
+/** Errors from the HTTP stack (body parser, router) carry a status and a safe message. */
+interface HttpishError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  type?: string;
+  message?: string;
+  limit?: number;
+}
+
+/** Turns anything thrown into an AppError; unknown errors become an opaque 500. */
+export function normalizeError(err: unknown): { error: AppError; unexpected: boolean } {
+  if (err instanceof AppError) return { error: err, unexpected: false };
+  const e = (err ?? {}) as HttpishError;
+  const status = e.status ?? e.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
+    if (e.type === 'entity.too.large') {
+      return {
+        error: new AppError(
+          413,
+          'payload_too_large',
+          `Request body is larger than the limit of ${e.limit} bytes.`,
+        ),
+        unexpected: false,
+      };
+    }
+    if (e.type === 'entity.parse.failed') {
+      return {
+        error: new BadRequestError('Request body is not valid JSON.', { code: 'malformed_body' }),
+        unexpected: false,
+      };
+    }
+    if (e.type === 'encoding.unsupported' || status === 415) {
+      return {
+        error: new AppError(415, 'unsupported_media_type', 'Unsupported request encoding.'),
+        unexpected: false,
+      };
+    }
+    return {
+      error: new AppError(status, 'bad_request', e.message ?? 'Bad request'),
+      unexpected: false,
+    };
+  }
+  return {
+    error: new AppError(500, 'internal_error', 'An unexpected error occurred.', { cause: err }),
+    unexpected: true,
+  };
+}

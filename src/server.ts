@@ -1,0 +1,72 @@
+import http from 'node:http';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { createApp } from './app.js';
+import { openDeps } from './bootstrap.js';
+import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const deps = await openDeps(config, logger);
+  const { koa } = createApp(deps);
+
+  const server = http.createServer(koa.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const baseUrl = config.PUBLIC_URL ?? `http://localhost:${port}`;
+  logger.info(
+    { port, database: config.DATABASE_URL ? 'postgres' : config.sqliteFile },
+    'gradebridge listening',
+  );
+
+  if (config.DEMO) {
+    const demo = await ensureDemoTenant(deps);
+    // Printed to the terminal, not the log: the secret must never reach log storage.
+    if (demo) process.stdout.write(demoInstructions(baseUrl, demo));
+    else
+      process.stdout.write(
+        `\ngradebridge is running at ${baseUrl} (API documentation: ${baseUrl}/docs)\n`,
+      );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.warn('shutdown timed out; closing open connections');
+      server.closeAllConnections();
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    server.close(async () => {
+      clearTimeout(force);
+      await deps.db.destroy();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

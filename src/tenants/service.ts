@@ -1,0 +1,137 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { isTimeZone } from '../../config/index.js';
+import type { Executor, Trx } from '../db/knex.js';
+import { ApiClient } from '../models/api-client.js';
+import { Tenant } from '../models/tenant.js';
+import { User } from '../models/user.js';
+import { SCOPES } from '../auth/tokens.js';
+
+export class TenantInputError extends Error {}
+
+export async function createTenant(
+  trx: Trx,
+  input: { name: string; timeZone?: string | undefined },
+  now: string,
+): Promise<Tenant> {
+  const name = input.name.trim();
+  if (name === '' || name.length > 255)
+    throw new TenantInputError('name must be 1 to 255 characters');
+  const timeZone = input.timeZone ?? 'UTC';
+  if (!isTimeZone(timeZone))
+    throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
+  return Tenant.query(trx).insertAndFetch({
+    uuid: randomUUID(),
+    name,
+    timeZone,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
+export async function findTenant(db: Executor, id: number): Promise<Tenant | undefined> {
+  return Tenant.query(db).findById(id);
+}
+
+export async function setTenantTimeZone(
+  trx: Trx,
+  id: number,
+  timeZone: string,
+  now: string,
+): Promise<void> {
+  if (!isTimeZone(timeZone))
+    throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
+  const count = await Tenant.query(trx).findById(id).patch({ timeZone, updatedAt: now });
+  if (count === 0) throw new TenantInputError(`tenant ${id} does not exist`);
+}
+
+export function parseScopes(text: string): string[] {
+  const scopes = [...new Set(text.split(/[,\s]+/).filter(Boolean))];
+  if (scopes.length === 0) throw new TenantInputError('at least one scope is required');
+  const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw new TenantInputError(
+      `unknown scope(s) ${unknown.join(', ')}; known scopes: ${SCOPES.join(', ')}`,
+    );
+  }
+  return scopes;
+}
+
+/** Client secrets are 256 random bits, so a plain SHA-256 is a sound one-way store for them. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export function secretMatches(secret: string, hash: string): boolean {
+  const a = Buffer.from(hashSecret(secret), 'hex');
+  const b = Buffer.from(hash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export interface CreatedClient {
+  client: ApiClient;
+  secret: string;
+}
+
+/**
+ * Creates an API client with a new secret (returned once, stored hashed) and
+ * a grader identity: a service user whose id and name stand for the client
+ * in grade history.
+ */
+export async function createApiClient(
+  trx: Trx,
+  input: {
+    tenantId: number;
+    scopes: string[];
+    name?: string | undefined;
+    graderName?: string | undefined;
+  },
+  now: string,
+): Promise<CreatedClient> {
+  const tenant = await Tenant.query(trx).findById(input.tenantId);
+  if (!tenant) throw new TenantInputError(`tenant ${input.tenantId} does not exist`);
+  const clientId = randomBytes(12).toString('hex');
+  const name = (input.name ?? `API client ${clientId.slice(0, 8)}`).trim();
+  if (name === '' || name.length > 255)
+    throw new TenantInputError('name must be 1 to 255 characters');
+  const graderName = (input.graderName ?? name).trim();
+  if (graderName === '' || graderName.length > 255)
+    throw new TenantInputError('grader name must be 1 to 255 characters');
+  const grader = await User.query(trx).insertAndFetch({
+    tenantId: tenant.id,
+    uuid: randomUUID(),
+    batchUid: null,
+    name: graderName,
+    email: null,
+    kind: 'service',
+    createdAt: now,
+    updatedAt: now,
+  });
+  const secret = randomBytes(32).toString('base64url');
+  const client = await ApiClient.query(trx).insertAndFetch({
+    tenantId: tenant.id,
+    clientId,
+    secretHash: hashSecret(secret),
+    name,
+    scopes: input.scopes.join(' '),
+    graderUserId: grader.id,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return { client, secret };
+}
+
+export async function revokeApiClient(trx: Trx, clientId: string, now: string): Promise<boolean> {
+  const count = await ApiClient.query(trx)
+    .where({ client_id: clientId })
+    .whereNull('revoked_at')
+    .patch({ revokedAt: now, updatedAt: now });
+  return count > 0;
+}
+
+export async function listTenants(db: Executor): Promise<Tenant[]> {
+  return Tenant.query(db).orderBy('id');
+}
+
+export async function listApiClients(db: Executor, tenantId: number): Promise<ApiClient[]> {
+  return ApiClient.query(db).where({ tenant_id: tenantId }).orderBy('id');
+}
