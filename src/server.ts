@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createApp } from './app.js';
 import { openDeps } from './bootstrap.js';
 import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
+import { seedDemoCourse } from './demo/course.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
@@ -37,8 +38,10 @@ async function main(): Promise<void> {
   if (config.DEMO) {
     const demo = await ensureDemoTenant(deps);
     // Printed to the terminal, not the log: the secret must never reach log storage.
-    if (demo) process.stdout.write(demoInstructions(baseUrl, demo));
-    else
+    if (demo) {
+      await seedDemoCourse(deps, demo.tenantId);
+      process.stdout.write(demoInstructions(baseUrl, demo));
+    } else
       process.stdout.write(
         `\ngradebridge is running at ${baseUrl} (API documentation: ${baseUrl}/docs)\n`,
       );

@@ -180,7 +180,8 @@ export function tokenSurfaces(deps: AppDeps, docs: ApiDocs): Surface[] {
       description:
         'Authenticate the client with HTTP Basic (client_id:client_secret) or with client_id and client_secret form fields. grant_type may also be given in the query string, as Learn clients do.',
       bodyParser: parser,
-      body: tokenRequest,
+      body: z.preprocess((v) => v ?? {}, tokenRequest),
+      docBody: tokenRequest,
       bodyContentTypes: ['application/x-www-form-urlencoded', 'application/json'],
       responses: {
         200: { description: 'A bearer token', schema: tokenResponse },

@@ -197,3 +197,28 @@ export async function ensureEnrollments(
   }
   return new Set(missing.map(([k]) => k));
 }
+
+/** Locks or unlocks a course's gradebook; returns false when the course does not exist. */
+export async function setCourseLock(
+  trx: Trx,
+  tenantId: number,
+  batchUid: string,
+  locked: boolean,
+  user: string,
+  now: string,
+): Promise<boolean> {
+  const course = await trx('courses')
+    .where({ tenant_id: tenantId, batch_uid: batchUid })
+    .first('id');
+  if (!course) return false;
+  await trx('gradebooks')
+    .where({ course_id: course.id })
+    .update({
+      is_locked: locked,
+      last_change_type: locked ? 'GradebookLocked' : 'GradebookUnlocked',
+      last_change_user: user,
+      last_change_time: now,
+      updated_at: now,
+    });
+  return true;
+}

@@ -9,9 +9,14 @@ const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${t
  */
 z.config({
   customError: (issue) => {
+    if (
+      issue.input === undefined &&
+      (issue.code === 'invalid_type' || issue.code === 'invalid_value')
+    ) {
+      return 'is required';
+    }
     switch (issue.code) {
       case 'invalid_type':
-        if (issue.input === undefined) return 'is required';
         if (issue.expected === 'int') return 'must be an integer';
         return `must be ${article(issue.expected)}`;
       case 'too_big':

@@ -143,7 +143,11 @@ export async function upsertGradeSchemas(
     if (found) {
       await GradeSchema.query(trx)
         .findById(found.id)
-        .patch({ symbols: symbols.value, optionalData: data.value, updatedAt: now });
+        .patch({
+          symbols: symbols.value,
+          ...(value.optionalData == null ? {} : { optionalData: data.value }),
+          updatedAt: now,
+        });
       ok(results, index, 'Grade schema successfully updated');
     } else {
       const created = await GradeSchema.query(trx).insertAndFetch({

@@ -1,0 +1,294 @@
+/**
+ * Operator command line: `npm run --silent cli -- <command> ... [--json]`.
+ * With --json every command prints exactly one JSON object on stdout;
+ * errors go to stderr with a non-zero exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { openDeps } from './bootstrap.js';
+import type { AppDeps } from './deps.js';
+import { rollbackAll, migrateLatest } from './db/migrate.js';
+import { isoNow } from './db/time.js';
+import { inTransaction } from './db/transaction.js';
+import { createLogger } from './logger.js';
+import {
+  TenantInputError,
+  createApiClient,
+  createTenant,
+  findTenant,
+  listApiClients,
+  listTenants,
+  parseScopes,
+  revokeApiClient,
+  setTenantTimeZone,
+} from './tenants/service.js';
+import { setCourseLock } from './courses/service.js';
+
+class CliError extends Error {}
+
+type Output = Record<string, unknown>;
+
+function print(json: boolean, value: Output, human: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1)
+      throw new CliError(`${name} must be a positive integer, got "${value}"`);
+    return Number(value);
+  };
+}
+
+async function withDeps<T>(work: (deps: AppDeps) => Promise<T>): Promise<T> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  const logger = createLogger({ level: config.LOG_LEVEL }, pino.destination(2));
+  const deps = await openDeps(config, logger);
+  try {
+    return await work(deps);
+  } finally {
+    await deps.db.destroy();
+  }
+}
+
+async function requireTenant(deps: AppDeps, id: number) {
+  const tenant = await findTenant(deps.db, id);
+  if (!tenant) throw new CliError(`tenant ${id} does not exist`);
+  return tenant;
+}
+
+export function buildCli(): Command {
+  const program = new Command('gradebridge')
+    .description('gradebridge operator commands')
+    .exitOverride()
+    .showHelpAfterError();
+
+  const tenant = program.command('tenant').description('tenants');
+  tenant
+    .command('create')
+    .description('create a tenant')
+    .requiredOption('--name <name>', 'display name')
+    .option('--time-zone <tz>', 'IANA time zone used to bucket grade history by day', 'UTC')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { name: string; timeZone: string; json?: boolean }) => {
+      const created = await withDeps((deps) =>
+        inTransaction(deps.db, (trx) =>
+          createTenant(trx, { name: opts.name, timeZone: opts.timeZone }, isoNow(deps.clock)),
+        ),
+      );
+      print(
+        !!opts.json,
+        {
+          tenantId: created.id,
+          uuid: created.uuid,
+          name: created.name,
+          timeZone: created.timeZone,
+        },
+        `Created tenant ${created.id} "${created.name}" (${created.uuid}, time zone ${created.timeZone})`,
+      );
+    });
+  tenant
+    .command('list')
+    .description('list tenants')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const tenants = await withDeps((deps) => listTenants(deps.db));
+      const rows = tenants.map((t) => ({
+        tenantId: t.id,
+        uuid: t.uuid,
+        name: t.name,
+        timeZone: t.timeZone,
+      }));
+      print(
+        !!opts.json,
+        { tenants: rows },
+        rows.map((t) => `${t.tenantId}\t${t.name}\t${t.timeZone}\t${t.uuid}`).join('\n') ||
+          '(no tenants)',
+      );
+    });
+  tenant
+    .command('set-time-zone')
+    .description("change a tenant's time zone")
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption('--time-zone <tz>', 'IANA time zone')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { tenant: number; timeZone: string; json?: boolean }) => {
+      await withDeps((deps) =>
+        inTransaction(deps.db, (trx) =>
+          setTenantTimeZone(trx, opts.tenant, opts.timeZone, isoNow(deps.clock)),
+        ),
+      );
+      print(
+        !!opts.json,
+        { tenantId: opts.tenant, timeZone: opts.timeZone },
+        `Tenant ${opts.tenant} now uses ${opts.timeZone}`,
+      );
+    });
+
+  const client = program.command('client').description('API clients');
+  client
+    .command('create')
+    .description('create an API client; its secret is printed once')
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(
+      '--scopes <list>',
+      'comma-separated: journey, history, progress, exchange, admin',
+    )
+    .option('--name <name>', 'display name (shown as the gradebook change user)')
+    .option(
+      '--grader-name <name>',
+      'name shown as the grader of grades this client writes (default: the name)',
+    )
+    .option('--json', 'print one JSON object')
+    .action(
+      async (opts: {
+        tenant: number;
+        scopes: string;
+        name?: string;
+        graderName?: string;
+        json?: boolean;
+      }) => {
+        const scopes = parseScopes(opts.scopes);
+        const { client: created, secret } = await withDeps((deps) =>
+          inTransaction(deps.db, (trx) =>
+            createApiClient(
+              trx,
+              { tenantId: opts.tenant, scopes, name: opts.name, graderName: opts.graderName },
+              isoNow(deps.clock),
+            ),
+          ),
+        );
+        print(
+          !!opts.json,
+          {
+            tenantId: created.tenantId,
+            clientId: created.clientId,
+            clientSecret: secret,
+            name: created.name,
+            scopes,
+            graderId: created.graderUserId,
+          },
+          [
+            `Created API client "${created.name}" for tenant ${created.tenantId}`,
+            `  client_id:     ${created.clientId}`,
+            `  client_secret: ${secret}`,
+            `  scopes:        ${scopes.join(', ')}`,
+            'The secret is shown only now; it is stored hashed.',
+          ].join('\n'),
+        );
+      },
+    );
+  client
+    .command('list')
+    .description("list a tenant's API clients")
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { tenant: number; json?: boolean }) => {
+      const clients = await withDeps(async (deps) => {
+        await requireTenant(deps, opts.tenant);
+        return listApiClients(deps.db, opts.tenant);
+      });
+      const rows = clients.map((c) => ({
+        clientId: c.clientId,
+        name: c.name,
+        scopes: c.scopes.split(' '),
+        graderId: c.graderUserId,
+        lastTokenAt: c.lastTokenAt,
+        revokedAt: c.revokedAt,
+      }));
+      print(
+        !!opts.json,
+        { tenantId: opts.tenant, clients: rows },
+        rows
+          .map(
+            (c) =>
+              `${c.clientId}\t${c.name}\t${c.scopes.join(',')}${c.revokedAt ? '\trevoked' : ''}`,
+          )
+          .join('\n') || '(no clients)',
+      );
+    });
+  client
+    .command('revoke')
+    .description('revoke an API client; its tokens stop working at once')
+    .requiredOption('--client-id <id>', 'client id')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { clientId: string; json?: boolean }) => {
+      const revoked = await withDeps((deps) =>
+        inTransaction(deps.db, (trx) => revokeApiClient(trx, opts.clientId, isoNow(deps.clock))),
+      );
+      if (!revoked) throw new CliError(`no active client "${opts.clientId}"`);
+      print(!!opts.json, { clientId: opts.clientId, revoked: true }, `Revoked ${opts.clientId}`);
+    });
+
+  const course = program.command('course').description('courses');
+  for (const [name, locked] of [
+    ['lock', true],
+    ['unlock', false],
+  ] as const) {
+    course
+      .command(name)
+      .description(
+        `${name} a course's gradebook (a locked gradebook refuses grade and column changes)`,
+      )
+      .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+      .requiredOption('--course <batchUid>', "the course's batch_uid")
+      .option('--json', 'print one JSON object')
+      .action(async (opts: { tenant: number; course: string; json?: boolean }) => {
+        const found = await withDeps((deps) =>
+          inTransaction(deps.db, (trx) =>
+            setCourseLock(trx, opts.tenant, opts.course, locked, 'cli', isoNow(deps.clock)),
+          ),
+        );
+        if (!found) throw new CliError(`tenant ${opts.tenant} has no course "${opts.course}"`);
+        print(
+          !!opts.json,
+          { tenantId: opts.tenant, courseId: opts.course, isLocked: locked },
+          `Course ${opts.course} ${locked ? 'locked' : 'unlocked'}`,
+        );
+      });
+  }
+
+  const db = program.command('db').description('database');
+  db.command('migrate')
+    .description('apply pending migrations')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const applied = await withDeps(async (deps) => migrateLatest(deps.db));
+      print(
+        !!opts.json,
+        { applied },
+        applied.length ? `Applied ${applied.join(', ')}` : 'Already up to date',
+      );
+    });
+  db.command('rollback')
+    .description('undo every migration (drops all data)')
+    .requiredOption('--all', 'confirm: roll back everything')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const undone = await withDeps(async (deps) => rollbackAll(deps.db));
+      print(!!opts.json, { undone }, `Rolled back ${undone.length} migration(s)`);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof CliError || err instanceof TenantInputError || err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,92 @@
+import type { AppDeps } from '../deps.js';
+import { isoNow } from '../db/time.js';
+import { inTransaction } from '../db/transaction.js';
+import {
+  setExternalGradeColumns,
+  upsertGradableItems,
+  upsertGradeSchemas,
+  upsertUserMetadata,
+  writeGradeValues,
+  type JourneyActor,
+} from '../journey/service.js';
+
+/**
+ * A demo course, DEMO-100, written through the same Journey services the API
+ * uses: a letter schema, three columns, a weighted final grade and a few
+ * learners with grades. Running it again changes nothing.
+ */
+export async function seedDemoCourse(deps: AppDeps, tenantId: number): Promise<void> {
+  const client = await deps.db('api_clients').where({ tenant_id: tenantId }).orderBy('id').first();
+  if (!client) return;
+  const actor: JourneyActor = {
+    tenantId,
+    apiClientId: client.id,
+    graderUserId: client.grader_user_id,
+    name: client.name,
+  };
+  const course = 'DEMO-100';
+  const learners = ['learner1', 'learner2', 'learner3', 'learner4'];
+  await inTransaction(deps.db, async (trx) => {
+    const now = isoNow(deps.clock);
+    await upsertGradeSchemas(
+      trx,
+      actor,
+      [{ title: 'Letter', symbols: 'A=90:B=80:C=70:D=60:F=0' }],
+      now,
+    );
+    await upsertGradableItems(
+      trx,
+      actor,
+      [
+        {
+          courseId: course,
+          name: 'Essay 1',
+          itemType: 'ASSIGNMENT',
+          points: 20,
+          gradeSchema: 'Letter',
+        },
+        { courseId: course, name: 'Quiz 1', itemType: 'TEST', points: 10 },
+        { courseId: course, name: 'Midterm', itemType: 'TEST', points: 100, gradeSchema: 'Letter' },
+        {
+          courseId: course,
+          name: 'Final Grade',
+          itemType: 'WEIGHTED_COLUMN',
+          points: 100,
+          gradeSchema: 'Letter',
+          mapping: 'Essay 1=30,Quiz 1=20,Midterm=50',
+        },
+      ],
+      now,
+    );
+    await setExternalGradeColumns(trx, actor, [{ courseId: course, name: 'Final Grade' }], now);
+    await upsertUserMetadata(
+      trx,
+      actor,
+      learners.map((userId) => ({
+        courseId: course,
+        userId,
+        optionalData: 'EnrollType=LetterGrade',
+      })),
+      now,
+    );
+    const scores = [
+      ['18', '9', '91'],
+      ['15', '7', '78'],
+      ['B', '10', '85'],
+      ['12', '6', 'C'],
+    ];
+    await writeGradeValues(
+      trx,
+      actor,
+      learners.flatMap((userId, i) =>
+        ['Essay 1', 'Quiz 1', 'Midterm'].map((name, j) => ({
+          courseId: course,
+          userId,
+          name,
+          value: scores[i]![j]!,
+        })),
+      ),
+      now,
+    );
+  });
+}
