@@ -134,7 +134,9 @@ export async function ensureUsersByBatchUid(
     }
   };
   await select(unique);
-  const missing = unique.filter((uid) => !found.has(uid));
+  // Sorted, so concurrent batches that share new users insert them in the same
+  // order and wait on each other instead of deadlocking.
+  const missing = unique.filter((uid) => !found.has(uid)).sort();
   if (missing.length > 0) {
     for (const part of chunk(missing, 200)) {
       await trx('users')

@@ -99,9 +99,47 @@ interface HttpishError {
   limit?: number;
 }
 
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'SQLITE_BUSY',
+  '57P01',
+  '57P03',
+  '53300',
+  '40001',
+  '40P01',
+]);
+
+/** Database errors that mean "try again", not "you sent something wrong" or "we have a bug". */
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  return (
+    typeof e.message === 'string' &&
+    /Unable to acquire a connection|pool is probably full|database is locked/i.test(e.message)
+  );
+}
+
 /** Turns anything thrown into an AppError; unknown errors become an opaque 500. */
 export function normalizeError(err: unknown): { error: AppError; unexpected: boolean } {
   if (err instanceof AppError) return { error: err, unexpected: false };
+  if (isUnavailable(err)) {
+    return {
+      error: new AppError(
+        503,
+        'unavailable',
+        'The database is busy or unreachable; nothing was changed. Try again.',
+        {
+          headers: { 'Retry-After': '5' },
+          cause: err,
+        },
+      ),
+      unexpected: true,
+    };
+  }
   const e = (err ?? {}) as HttpishError;
   const status = e.status ?? e.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {

@@ -1,0 +1,162 @@
+import { expect } from 'chai';
+import type { Db } from '../../src/db/knex.js';
+import { migrateLatest, rollbackAll } from '../../src/db/migrate.js';
+import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/database.js';
+
+async function tables(db: Db, kind: 'sqlite' | 'postgres'): Promise<string[]> {
+  const rows =
+    kind === 'sqlite'
+      ? await db('sqlite_master')
+          .where({ type: 'table' })
+          .whereNot('name', 'like', 'sqlite_%')
+          .select('name')
+      : await db('information_schema.tables')
+          .where({ table_schema: 'public' })
+          .select('table_name as name');
+  return rows
+    .map((r: { name: string }) => r.name)
+    .filter((n: string) => !n.startsWith('knex_'))
+    .sort();
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`migrations on ${kind}: up, down and up again`, function () {
+    let database: TestDatabase;
+    let db: Db;
+
+    before(async function () {
+      const reason = kind === 'postgres' ? postgresSkipReason() : null;
+      if (reason) {
+        process.stderr.write(`    skipped: PostgreSQL migrations (${reason})\n`);
+        this.skip();
+      }
+      database = await createTestDatabase(kind);
+      db = database.open();
+    });
+
+    after(async () => {
+      await db?.destroy();
+      await database?.drop();
+    });
+
+    it('creates every table, drops them all, and creates them again', async () => {
+      const applied = await migrateLatest(db);
+      expect(applied.length).to.be.greaterThan(0);
+      const created = await tables(db, kind);
+      expect(created).to.include.members([
+        'tenants',
+        'api_clients',
+        'users',
+        'courses',
+        'gradebooks',
+        'enrollments',
+        'grade_schemas',
+        'grade_columns',
+        'submissions',
+        'grade_versions',
+      ]);
+      const undone = await rollbackAll(db);
+      expect(undone).to.have.length(applied.length);
+      expect(await tables(db, kind)).to.deep.equal([]);
+      await migrateLatest(db);
+      expect(await tables(db, kind)).to.deep.equal(created);
+    });
+
+    it('refuses a second version with the same idempotency key from the same source', async () => {
+      const now = new Date().toISOString();
+      const [tenant] = await db('tenants')
+        .insert({ uuid: 't-uuid', name: 'T', time_zone: 'UTC', created_at: now, updated_at: now })
+        .returning('id');
+      const [user] = await db('users')
+        .insert({
+          tenant_id: tenant.id,
+          uuid: 'u-uuid',
+          batch_uid: 'u',
+          kind: 'person',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [course] = await db('courses')
+        .insert({
+          tenant_id: tenant.id,
+          uuid: 'c-uuid',
+          batch_uid: 'c',
+          title: 'C',
+          source: 'test',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [column] = await db('grade_columns')
+        .insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          name: 'Q',
+          item_type: 'TEST',
+          source: 'test',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [submission] = await db('submissions')
+        .insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          column_id: column.id,
+          user_id: user.id,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const version = {
+        tenant_id: tenant.id,
+        course_id: course.id,
+        column_id: column.id,
+        user_id: user.id,
+        submission_id: submission.id,
+        score: 1,
+        workflow_state: 'graded',
+        graded_at: now,
+        recorded_at: now,
+        source: 'ags',
+        idempotency_key: 'result-1@2026-01-01',
+      };
+      await db('grade_versions').insert(version);
+      let failed = false;
+      try {
+        await db('grade_versions').insert(version);
+      } catch {
+        failed = true;
+      }
+      expect(failed).to.equal(true);
+      await db('grade_versions').insert({ ...version, source: 'webhook' });
+      // Two live columns of one course cannot share a name; a deleted one can.
+      let duplicate = false;
+      try {
+        await db('grade_columns').insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          name: 'Q',
+          item_type: 'TEST',
+          source: 'test',
+          created_at: now,
+          updated_at: now,
+        });
+      } catch {
+        duplicate = true;
+      }
+      expect(duplicate).to.equal(true);
+      await db('grade_columns').where({ id: column.id }).update({ deleted_at: now });
+      await db('grade_columns').insert({
+        tenant_id: tenant.id,
+        course_id: course.id,
+        name: 'Q',
+        item_type: 'TEST',
+        source: 'test',
+        created_at: now,
+        updated_at: now,
+      });
+    });
+  });
+}
