@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Executor, Trx } from '../db/knex.js';
+import type { Trx } from '../db/knex.js';
 import { chunk } from '../grades/grade-batch.js';
+import { inList, listParam, readRows } from '../db/bulk.js';
 
 export interface CourseRef {
   id: number;
@@ -36,19 +37,18 @@ function toCourseRef(row: {
 
 /** Courses of a tenant by SIS batch_uid. */
 export async function findCoursesByBatchUid(
-  db: Executor,
+  trx: Trx,
   tenantId: number,
   batchUids: string[],
 ): Promise<Map<string, CourseRef>> {
   const found = new Map<string, CourseRef>();
-  for (const part of chunk([...new Set(batchUids)], 500)) {
-    const rows = await db('courses')
-      .join('gradebooks', 'gradebooks.course_id', 'courses.id')
-      .select(courseColumns)
-      .where('courses.tenant_id', tenantId)
-      .whereIn('courses.batch_uid', part);
-    for (const row of rows) found.set(row.batch_uid, toCourseRef(row));
-  }
+  const rows = await readRows<Parameters<typeof toCourseRef>[0]>(
+    trx,
+    `select ${courseColumns.join(', ')} from courses join gradebooks on gradebooks.course_id = courses.id
+      where courses.tenant_id = ? and courses.batch_uid ${inList(trx, 'text')}`,
+    [tenantId, listParam(trx, [...new Set(batchUids)])],
+  );
+  for (const row of rows) found.set(row.batch_uid!, toCourseRef(row));
   return found;
 }
 
@@ -125,13 +125,12 @@ export async function ensureUsersByBatchUid(
   const unique = [...new Set(batchUids)];
   const found = new Map<string, number>();
   const select = async (uids: string[]) => {
-    for (const part of chunk(uids, 500)) {
-      const rows = await trx('users')
-        .select('id', 'batch_uid')
-        .where('tenant_id', tenantId)
-        .whereIn('batch_uid', part);
-      for (const row of rows) found.set(row.batch_uid, row.id);
-    }
+    const rows = await readRows<{ id: number; batch_uid: string }>(
+      trx,
+      `select id, batch_uid from users where tenant_id = ? and batch_uid ${inList(trx, 'text')}`,
+      [tenantId, listParam(trx, uids)],
+    );
+    for (const row of rows) found.set(row.batch_uid, row.id);
   };
   await select(unique);
   // Sorted, so concurrent batches that share new users insert them in the same
@@ -173,13 +172,12 @@ export async function ensureEnrollments(
   const existing = new Set<string>();
   const courseIds = [...new Set(pairs.map((p) => p.courseId))];
   const userIds = [...new Set(pairs.map((p) => p.userId))];
-  for (const part of chunk(userIds, 500)) {
-    const rows = await trx('enrollments')
-      .select('course_id', 'user_id')
-      .whereIn('course_id', courseIds)
-      .whereIn('user_id', part);
-    for (const row of rows) existing.add(`${row.course_id}:${row.user_id}`);
-  }
+  const rows = await readRows<{ course_id: number; user_id: number }>(
+    trx,
+    `select course_id, user_id from enrollments where course_id ${inList(trx, 'int')} and user_id ${inList(trx, 'int')}`,
+    [listParam(trx, courseIds), listParam(trx, userIds)],
+  );
+  for (const row of rows) existing.add(`${row.course_id}:${row.user_id}`);
   const missing = [...wanted.entries()].filter(([k]) => !existing.has(k));
   for (const part of chunk(missing, 200)) {
     await trx('enrollments')

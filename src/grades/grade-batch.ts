@@ -1,6 +1,16 @@
 import type { Trx } from '../db/knex.js';
 import { dbClient } from '../db/knex.js';
 import { toBool } from '../db/time.js';
+import {
+  inList,
+  insertRows,
+  listParam,
+  quote,
+  readRows,
+  sqliteStatement,
+  sqliteValue,
+  writeRows,
+} from '../db/bulk.js';
 
 /** Where a grade version came from. */
 export type GradeSource = 'journey' | 'ags' | 'webhook' | 'teacher' | 'calculation' | 'live_event';
@@ -48,10 +58,18 @@ interface Pending {
 
 const key = (columnId: number, userId: number) => `${columnId}:${userId}`;
 
-/** Per-dialect chunk sizes: knex writes SQLite multi-row inserts as a compound SELECT capped at 500 terms. */
-function chunkSize(trx: Trx): number {
-  return dbClient(trx) === 'sqlite' ? 400 : 1000;
-}
+/** The columns of a submission that a new grade changes. */
+const STATE_COLUMNS = [
+  'score',
+  'grade',
+  'graded_at',
+  'grader_id',
+  'workflow_state',
+  'excused',
+  'late',
+  'missing',
+  'updated_at',
+];
 
 export function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -93,37 +111,39 @@ export class GradeBatch {
     if (byColumn.size === 0) return;
     const columnIds = [...byColumn.keys()];
     const userIds = [...new Set([...byColumn.values()].flatMap((s) => [...s]))];
-    for (const users of chunk(userIds, 500)) {
-      const rows = await this.trx('submissions')
-        .select(
-          'id',
-          'column_id',
-          'user_id',
-          'score',
-          'grade',
-          'graded_at',
-          'grader_id',
-          'workflow_state',
-          'excused',
-          'late',
-          'missing',
-        )
-        .where('tenant_id', this.tenantId)
-        .whereIn('column_id', columnIds)
-        .whereIn('user_id', users);
-      for (const row of rows) {
-        this.current.set(key(row.column_id, row.user_id), {
-          submissionId: row.id,
-          score: row.score,
-          grade: row.grade,
-          gradedAt: row.graded_at,
-          graderId: row.grader_id,
-          workflowState: row.workflow_state,
-          excused: toBool(row.excused),
-          late: toBool(row.late),
-          missing: toBool(row.missing),
-        });
-      }
+    const rows = await readRows<{
+      id: number;
+      column_id: number;
+      user_id: number;
+      score: number | null;
+      grade: string | null;
+      graded_at: string | null;
+      grader_id: number | null;
+      workflow_state: string;
+      excused: unknown;
+      late: unknown;
+      missing: unknown;
+    }>(
+      this.trx,
+      `select id, column_id, user_id, score, grade, graded_at, grader_id, workflow_state, excused, late, missing
+         from submissions
+        where tenant_id = ? and column_id ${inList(this.trx, 'int')} and user_id ${inList(this.trx, 'int')}`,
+      [this.tenantId, listParam(this.trx, columnIds), listParam(this.trx, userIds)],
+    );
+    for (const row of rows) {
+      const k = key(row.column_id, row.user_id);
+      if (!byColumn.get(row.column_id)?.has(row.user_id)) continue;
+      this.current.set(k, {
+        submissionId: row.id,
+        score: row.score,
+        grade: row.grade,
+        gradedAt: row.graded_at,
+        graderId: row.grader_id,
+        workflowState: row.workflow_state,
+        excused: toBool(row.excused),
+        late: toBool(row.late),
+        missing: toBool(row.missing),
+      });
     }
     for (const [columnId, users] of byColumn) {
       for (const userId of users) {
@@ -185,52 +205,76 @@ export class GradeBatch {
     if (!this.touchedCourses.has(courseId)) this.touchedCourses.set(courseId, change);
   }
 
+  /**
+   * Saves the final state of each touched submission and returns their ids.
+   * SQLite: a plain insert for new submissions and an update by id for known
+   * ones, each a cached statement. PostgreSQL: one multi-row upsert.
+   */
+  private async writeSubmissions(finals: Pending[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    const row = ({ write, state }: Pending) => ({
+      tenant_id: this.tenantId,
+      course_id: write.courseId,
+      column_id: write.columnId,
+      user_id: write.userId,
+      score: state.score,
+      grade: state.grade,
+      graded_at: state.gradedAt,
+      grader_id: state.graderId,
+      workflow_state: state.workflowState,
+      excused: state.excused,
+      late: state.late,
+      missing: state.missing,
+      created_at: this.now,
+      updated_at: this.now,
+    });
+    if (dbClient(this.trx) === 'postgres') {
+      const returned = (await insertRows(this.trx, 'submissions', finals.map(row), {
+        conflict: { columns: ['column_id', 'user_id'], merge: STATE_COLUMNS },
+        returning: ['id', 'column_id', 'user_id'],
+      })) as Array<{ id: number; column_id: number; user_id: number }>;
+      for (const r of returned) ids.set(key(r.column_id, r.user_id), r.id);
+      return ids;
+    }
+    const columns = Object.keys(row(finals[0]!));
+    const insert = await sqliteStatement(
+      this.trx,
+      `insert into submissions (${columns.map(quote).join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+    );
+    const update = await sqliteStatement(
+      this.trx,
+      `update submissions set ${STATE_COLUMNS.map((c) => `${quote(c)} = ?`).join(', ')} where id = ?`,
+    );
+    for (const p of finals) {
+      const r = row(p);
+      const k = key(p.write.columnId, p.write.userId);
+      if (p.state.submissionId === null) {
+        ids.set(
+          k,
+          Number(
+            insert.run(columns.map((c) => sqliteValue(r[c as keyof typeof r]))).lastInsertRowid,
+          ),
+        );
+      } else {
+        update.run([
+          ...STATE_COLUMNS.map((c) => sqliteValue(r[c as keyof typeof r])),
+          p.state.submissionId,
+        ]);
+        ids.set(k, p.state.submissionId);
+      }
+    }
+    return ids;
+  }
+
   /** Writes everything recorded. Returns the number of versions appended. */
   async flush(): Promise<number> {
     const trx = this.trx;
-    const size = chunkSize(trx);
     const pending = this.pending.splice(0);
     if (pending.length > 0) {
       // Final state per submission, in order of first appearance.
       const finals = new Map<string, Pending>();
       for (const p of pending) finals.set(key(p.write.columnId, p.write.userId), p);
-      const submissionIds = new Map<string, number>();
-      for (const part of chunk([...finals.values()], size)) {
-        const rows = part.map(({ write, state }) => ({
-          tenant_id: this.tenantId,
-          course_id: write.courseId,
-          column_id: write.columnId,
-          user_id: write.userId,
-          score: state.score,
-          grade: state.grade,
-          graded_at: state.gradedAt,
-          grader_id: state.graderId,
-          workflow_state: state.workflowState,
-          excused: state.excused,
-          late: state.late,
-          missing: state.missing,
-          created_at: this.now,
-          updated_at: this.now,
-        }));
-        const returned: Array<{ id: number; column_id: number; user_id: number }> = await trx(
-          'submissions',
-        )
-          .insert(rows)
-          .onConflict(['column_id', 'user_id'])
-          .merge([
-            'score',
-            'grade',
-            'graded_at',
-            'grader_id',
-            'workflow_state',
-            'excused',
-            'late',
-            'missing',
-            'updated_at',
-          ])
-          .returning(['id', 'column_id', 'user_id']);
-        for (const r of returned) submissionIds.set(key(r.column_id, r.user_id), r.id);
-      }
+      const submissionIds = await this.writeSubmissions([...finals.values()]);
       const versions = pending.map(({ write, state }) => {
         const k = key(write.columnId, write.userId);
         const submissionId = submissionIds.get(k)!;
@@ -257,17 +301,14 @@ export class GradeBatch {
           idempotency_key: write.idempotencyKey,
         };
       });
-      for (const part of chunk(versions, size)) {
-        await trx('grade_versions').insert(part);
-      }
+      await insertRows(trx, 'grade_versions', versions);
     }
     for (const [courseId, change] of this.touchedCourses) {
-      await trx('gradebooks').where({ course_id: courseId, tenant_id: this.tenantId }).update({
-        last_change_type: change.type,
-        last_change_user: change.user,
-        last_change_time: this.now,
-        updated_at: this.now,
-      });
+      await writeRows(
+        trx,
+        'update gradebooks set last_change_type = ?, last_change_user = ?, last_change_time = ?, updated_at = ? where course_id = ? and tenant_id = ?',
+        [change.type, change.user, this.now, this.now, courseId, this.tenantId],
+      );
     }
     this.touchedCourses.clear();
     return pending.length;

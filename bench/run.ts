@@ -1,0 +1,18 @@
+/**
+ * `npm run bench` runs every benchmark; `npm run bench -- <name>` runs one.
+ * Results are printed and written to bench/results/<name>.json.
+ */
+const benchmarks: Record<string, () => Promise<unknown>> = {
+  'journey-grade-values': async () => (await import('./journey-grade-values.js')).run(),
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length > 0 ? wanted : Object.keys(benchmarks);
+for (const name of names) {
+  const bench = benchmarks[name];
+  if (!bench) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(benchmarks).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}

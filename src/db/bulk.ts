@@ -1,0 +1,123 @@
+import type { Statement, Database } from 'better-sqlite3';
+import { dbClient, type Trx } from './knex.js';
+
+export type Row = Record<string, unknown>;
+
+export interface InsertOptions {
+  /** ON CONFLICT target; with `merge` the listed columns are updated, otherwise the row is skipped. */
+  conflict?: { columns: string[]; merge?: string[] };
+  returning?: string[];
+}
+
+const statements = new WeakMap<Database, Map<string, Statement>>();
+
+export function sqliteValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+export const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * A prepared statement on the SQLite connection of a transaction, prepared
+ * once per connection and reused. Values must be SQLite-ready (see sqliteValue).
+ */
+export async function sqliteStatement(trx: Trx, sql: string): Promise<Statement> {
+  // Inside a transaction knex hands back the transaction's own connection.
+  const connection = (await (
+    trx.client as { acquireConnection(): Promise<Database> }
+  ).acquireConnection()) as Database;
+  let cache = statements.get(connection);
+  if (!cache) statements.set(connection, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = connection.prepare(sql)));
+  return statement;
+}
+
+/**
+ * Inserts many rows inside a transaction. On SQLite it runs one cached
+ * prepared statement per row on the transaction's connection: knex writes a
+ * multi-row SQLite insert as a compound SELECT that SQLite must re-plan on
+ * every call, which costs several times the insert itself. On PostgreSQL it
+ * is knex's multi-row INSERT, in chunks.
+ */
+export async function insertRows(
+  trx: Trx,
+  table: string,
+  rows: Row[],
+  options: InsertOptions = {},
+): Promise<Row[]> {
+  if (rows.length === 0) return [];
+  const columns = Object.keys(rows[0]!);
+  if (dbClient(trx) === 'postgres') {
+    const out: Row[] = [];
+    for (let i = 0; i < rows.length; i += 1000) {
+      let query = trx(table).insert(rows.slice(i, i + 1000));
+      if (options.conflict) {
+        const target = query.onConflict(options.conflict.columns);
+        query = options.conflict.merge ? target.merge(options.conflict.merge) : target.ignore();
+      }
+      if (options.returning) out.push(...((await query.returning(options.returning)) as Row[]));
+      else await query;
+    }
+    return out;
+  }
+  let sql = `insert into ${quote(table)} (${columns.map(quote).join(', ')}) values (${columns.map(() => '?').join(', ')})`;
+  if (options.conflict) {
+    sql += ` on conflict (${options.conflict.columns.map(quote).join(', ')}) do `;
+    sql += options.conflict.merge
+      ? `update set ${options.conflict.merge.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`
+      : 'nothing';
+  }
+  if (options.returning) sql += ` returning ${options.returning.map(quote).join(', ')}`;
+  const statement = await sqliteStatement(trx, sql);
+  const out: Row[] = [];
+  const values: unknown[] = new Array(columns.length);
+  for (const row of rows) {
+    for (let i = 0; i < columns.length; i++) values[i] = sqliteValue(row[columns[i]!]);
+    if (options.returning) {
+      const returned = statement.get(values) as Row | undefined;
+      if (returned) out.push(returned);
+    } else {
+      statement.run(values);
+    }
+  }
+  return out;
+}
+
+/**
+ * A list parameter whose statement text does not depend on the list's
+ * length: `col ${inList(trx, 'int')}` binds one JSON text on SQLite
+ * (json_each) and one array on PostgreSQL. Pair it with listParam().
+ */
+export function inList(trx: Trx, type: 'int' | 'text'): string {
+  return dbClient(trx) === 'postgres'
+    ? `= any(?::${type}[])`
+    : 'in (select value from json_each(?))';
+}
+
+export function listParam(trx: Trx, values: readonly unknown[]): unknown {
+  return dbClient(trx) === 'postgres' ? values : JSON.stringify(values);
+}
+
+/** A raw read; on SQLite through a cached prepared statement. */
+export async function readRows<T = Row>(trx: Trx, sql: string, params: unknown[]): Promise<T[]> {
+  if (dbClient(trx) === 'postgres') {
+    const result = await trx.raw(sql, params as readonly unknown[] as never);
+    return (result as { rows: T[] }).rows;
+  }
+  const statement = await sqliteStatement(trx, sql);
+  return statement.all(params.map(sqliteValue)) as T[];
+}
+
+/** A raw write; on SQLite through a cached prepared statement. Returns the rows changed. */
+export async function writeRows(trx: Trx, sql: string, params: unknown[]): Promise<number> {
+  if (dbClient(trx) === 'postgres') {
+    const result = await trx.raw(sql, params as readonly unknown[] as never);
+    return (result as { rowCount: number }).rowCount;
+  }
+  const statement = await sqliteStatement(trx, sql);
+  return statement.run(params.map(sqliteValue)).changes;
+}
