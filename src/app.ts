@@ -5,6 +5,7 @@ import { errorHandler } from './http/error-handler.js';
 import { ApiDocs } from './http/openapi.js';
 import { requestContext } from './http/request-context.js';
 import type { AppState, Surface } from './http/surface.js';
+import { historySurface } from './history/routes.js';
 import { journeySurface } from './journey/routes.js';
 import { createMetrics } from './ops/metrics.js';
 import { opsSurface } from './ops/routes.js';
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps): App {
     opsSurface(deps, docs, metrics),
     ...tokenSurfaces(deps, docs),
     journeySurface(deps, docs),
+    historySurface(deps, docs),
   ];
 
   koa.use(requestContext(deps.logger));

@@ -1,6 +1,7 @@
 import type { Trx } from '../db/knex.js';
 import { dbClient } from '../db/knex.js';
 import { toBool } from '../db/time.js';
+import { countVersionDays } from '../history/days.js';
 import {
   inList,
   insertRows,
@@ -302,6 +303,16 @@ export class GradeBatch {
         };
       });
       await insertRows(trx, 'grade_versions', versions);
+      await countVersionDays(
+        trx,
+        this.tenantId,
+        pending.map(({ write }) => ({
+          courseId: write.courseId,
+          columnId: write.columnId,
+          graderId: write.graderId,
+          gradedAt: write.gradedAt,
+        })),
+      );
     }
     for (const [courseId, change] of this.touchedCourses) {
       await writeRows(

@@ -37,10 +37,13 @@ export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
     } else if (options.cookie) {
       token = ctx.cookies.get(options.cookie) || undefined;
     }
-    if (!token)
-      throw new UnauthorizedError('An access token is required.', {
-        'WWW-Authenticate': challenge(),
-      });
+    if (!token) {
+      throw new UnauthorizedError(
+        'An access token is required.',
+        { 'WWW-Authenticate': challenge() },
+        'token_missing',
+      );
+    }
     let claims;
     try {
       claims = options.tokens.verify(token);

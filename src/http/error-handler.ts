@@ -21,10 +21,17 @@ export const renderPlainError: ErrorRenderer = (ctx, error) => {
  * errors become a 500 that leaks nothing but the request id.
  */
 export function errorHandler(routes: ErrorRoute[], logger: Logger): AppMiddleware {
-  const ordered = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  // Prefixes may hold route parameters (/api/v1/courses/:course_id/...).
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const matchers = routes
+    .filter((r) => r.prefix !== '')
+    .sort((a, b) => b.prefix.length - a.prefix.length)
+    .map((r) => ({
+      pattern: new RegExp(`^${escape(r.prefix).replace(/:[A-Za-z_]+/g, '[^/]+')}(/|$)`),
+      render: r.renderError,
+    }));
   const rendererFor = (path: string): ErrorRenderer =>
-    ordered.find((r) => r.prefix !== '' && (path === r.prefix || path.startsWith(`${r.prefix}/`)))
-      ?.renderError ?? renderPlainError;
+    matchers.find((m) => m.pattern.test(path))?.render ?? renderPlainError;
   return async (ctx, next) => {
     try {
       await next();

@@ -49,8 +49,13 @@ export class ValidationError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor(message = 'Authentication is required.', headers: Record<string, string> = {}) {
-    super(401, 'unauthorized', message, { headers });
+  /** `token_missing` when no credentials came, `token_invalid` when they were refused. */
+  constructor(
+    message = 'Authentication is required.',
+    headers: Record<string, string> = {},
+    code: 'token_missing' | 'token_invalid' = 'token_invalid',
+  ) {
+    super(401, code, message, { headers });
   }
 }
 

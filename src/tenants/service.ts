@@ -5,6 +5,7 @@ import { ApiClient } from '../models/api-client.js';
 import { Tenant } from '../models/tenant.js';
 import { User } from '../models/user.js';
 import { SCOPES } from '../auth/tokens.js';
+import { rebuildVersionDays } from '../history/days.js';
 
 export class TenantInputError extends Error {}
 
@@ -42,6 +43,8 @@ export async function setTenantTimeZone(
     throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
   const count = await Tenant.query(trx).findById(id).patch({ timeZone, updatedAt: now });
   if (count === 0) throw new TenantInputError(`tenant ${id} does not exist`);
+  // History days are bucketed in the tenant's zone: recount them in the new one.
+  await rebuildVersionDays(trx, id);
 }
 
 export function parseScopes(text: string): string[] {

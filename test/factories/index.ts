@@ -67,3 +67,35 @@ export async function tenantWithClient(
 export function uniqueId(prefix: string): string {
   return unique(prefix);
 }
+
+/** Another API client in an existing tenant, with its token and grader id. */
+export async function addClient(
+  ctx: TestContext,
+  tenantId: number,
+  overrides: { scopes?: string[]; name?: string; graderName?: string } = {},
+): Promise<{ clientId: string; apiClientId: number; graderId: number; token: string }> {
+  return inTransaction(ctx.db, async (trx) => {
+    const { client } = await createApiClient(
+      trx,
+      {
+        tenantId,
+        scopes: overrides.scopes ?? ['journey', 'history', 'progress', 'exchange'],
+        name: overrides.name ?? unique('Client'),
+        graderName: overrides.graderName,
+      },
+      isoNow(ctx.clock),
+    );
+    const { token } = ctx.deps.tokens.issue({
+      clientId: client.clientId,
+      tenantId,
+      apiClientId: client.id,
+      scopes: client.scopes.split(' '),
+    });
+    return {
+      clientId: client.clientId,
+      apiClientId: client.id,
+      graderId: client.graderUserId!,
+      token,
+    };
+  });
+}

@@ -1,0 +1,111 @@
+import { DateTime } from 'luxon';
+import { insertRows, readRows, writeRows } from '../db/bulk.js';
+import type { Trx } from '../db/knex.js';
+
+/**
+ * The day summary behind /gradebook_history/days: versions counted per
+ * course, local day, grader and column. Written in the same transaction as
+ * the versions it counts.
+ */
+export interface VersionForDay {
+  courseId: number;
+  columnId: number;
+  graderId: number | null;
+  gradedAt: string;
+}
+
+const dayCache = new Map<string, string>();
+
+/** The calendar day of an instant in a time zone (YYYY-MM-DD). */
+export function localDay(iso: string, zone: string): string {
+  const key = `${zone}|${iso}`;
+  let day = dayCache.get(key);
+  if (day === undefined) {
+    day = DateTime.fromISO(iso, { zone: 'utc' }).setZone(zone).toISODate()!;
+    if (dayCache.size > 10000) dayCache.clear();
+    dayCache.set(key, day);
+  }
+  return day;
+}
+
+/** The instants a local day starts and ends (end exclusive), as ISO UTC strings. */
+export function dayBounds(day: string, zone: string): { start: string; end: string } | null {
+  const start = DateTime.fromISO(day, { zone });
+  if (!start.isValid) return null;
+  return { start: start.toUTC().toISO()!, end: start.plus({ days: 1 }).toUTC().toISO()! };
+}
+
+export async function tenantZone(trx: Trx, tenantId: number): Promise<string> {
+  const [row] = await readRows<{ time_zone: string }>(
+    trx,
+    'select time_zone from tenants where id = ?',
+    [tenantId],
+  );
+  return row?.time_zone ?? 'UTC';
+}
+
+export async function countVersionDays(
+  trx: Trx,
+  tenantId: number,
+  versions: VersionForDay[],
+): Promise<void> {
+  if (versions.length === 0) return;
+  const zone = await tenantZone(trx, tenantId);
+  const counts = new Map<
+    string,
+    { courseId: number; day: string; graderId: number; columnId: number; n: number }
+  >();
+  for (const v of versions) {
+    const day = localDay(v.gradedAt, zone);
+    const graderId = v.graderId ?? 0;
+    const key = `${v.courseId}|${day}|${graderId}|${v.columnId}`;
+    const entry = counts.get(key);
+    if (entry) entry.n++;
+    else counts.set(key, { courseId: v.courseId, day, graderId, columnId: v.columnId, n: 1 });
+  }
+  for (const c of counts.values()) {
+    await writeRows(
+      trx,
+      `insert into grade_history_days (tenant_id, course_id, day, grader_id, column_id, versions) values (?, ?, ?, ?, ?, ?)
+       on conflict (course_id, day, grader_id, column_id) do update set versions = grade_history_days.versions + excluded.versions`,
+      [tenantId, c.courseId, c.day, c.graderId, c.columnId, c.n],
+    );
+  }
+}
+
+/** Recounts a tenant's days from its versions (after a time zone change). */
+export async function rebuildVersionDays(trx: Trx, tenantId: number): Promise<void> {
+  const zone = await tenantZone(trx, tenantId);
+  await trx('grade_history_days').where({ tenant_id: tenantId }).delete();
+  const counts = new Map<string, number>();
+  let after = 0;
+  for (;;) {
+    const rows = await trx('grade_versions')
+      .select('id', 'course_id', 'column_id', 'grader_id', 'graded_at')
+      .where('tenant_id', tenantId)
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(20000);
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      const key = `${r.course_id}|${localDay(r.graded_at, zone)}|${r.grader_id ?? 0}|${r.column_id}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    after = rows[rows.length - 1].id;
+  }
+  await insertRows(
+    trx,
+    'grade_history_days',
+    [...counts].map(([key, versions]) => {
+      const [course, day, grader, column] = key.split('|');
+      return {
+        tenant_id: tenantId,
+        course_id: Number(course),
+        day,
+        grader_id: Number(grader),
+        column_id: Number(column),
+        versions,
+      };
+    }),
+  );
+}

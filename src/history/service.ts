@@ -1,0 +1,255 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex.js';
+import { NotFoundError } from '../http/errors.js';
+import type { CanvasPage } from '../http/pagination.js';
+import { dayBounds } from './days.js';
+import {
+  GRADED_ON_SUBMISSION,
+  historyVersion,
+  submissionVersion,
+  type DayJson,
+  type GraderJson,
+  type HistoryVersionJson,
+  type SubmissionHistoryJson,
+  type SubmissionVersionJson,
+  type VersionRow,
+} from './presenters.js';
+
+export interface HistoryCourse {
+  id: number;
+  tenantId: number;
+  timeZone: string;
+}
+
+/** `:course_id` is the integer id or `sis_course_id:<batch_uid>`; another tenant's course does not exist. */
+export async function resolveCourse(
+  db: Db,
+  tenantId: number,
+  ref: { id: number } | { sisId: string },
+): Promise<HistoryCourse> {
+  const query = db('courses')
+    .join('tenants', 'tenants.id', 'courses.tenant_id')
+    .where('courses.tenant_id', tenantId)
+    .first('courses.id', 'courses.tenant_id', 'tenants.time_zone');
+  if ('id' in ref) query.where('courses.id', ref.id);
+  else query.where('courses.batch_uid', ref.sisId);
+  const row = await query;
+  if (!row) throw new NotFoundError();
+  return { id: row.id, tenantId: row.tenant_id, timeZone: row.time_zone };
+}
+
+export async function resolveUser(
+  db: Db,
+  tenantId: number,
+  ref: { id: number } | { sisId: string },
+): Promise<number> {
+  const query = db('users').where('tenant_id', tenantId).first('id');
+  if ('id' in ref) query.where('id', ref.id);
+  else query.where('batch_uid', ref.sisId);
+  const row = await query;
+  if (!row) throw new NotFoundError();
+  return row.id;
+}
+
+async function assertColumn(db: Db, course: HistoryCourse, columnId: number): Promise<void> {
+  const row = await db('grade_columns').where({ id: columnId, course_id: course.id }).first('id');
+  if (!row) throw new NotFoundError();
+}
+
+interface Paged<T> {
+  total: number;
+  items: T[];
+}
+
+/** Groups summary rows (day, grader, column) into graders with their assignment ids. */
+function graders(
+  rows: Array<{ grader_id: number; grader_name: string | null; column_id: number }>,
+): GraderJson[] {
+  const byGrader = new Map<number, GraderJson>();
+  for (const r of rows) {
+    let grader = byGrader.get(r.grader_id);
+    if (!grader) {
+      grader = {
+        id: r.grader_id,
+        name: r.grader_id === 0 ? GRADED_ON_SUBMISSION : (r.grader_name ?? `User ${r.grader_id}`),
+        assignments: [],
+      };
+      byGrader.set(r.grader_id, grader);
+    }
+    if (!grader.assignments.includes(r.column_id)) grader.assignments.push(r.column_id);
+  }
+  return [...byGrader.values()];
+}
+
+function summary(db: Db, courseId: number): Knex.QueryBuilder {
+  return db('grade_history_days as d')
+    .leftJoin('users as g', 'g.id', 'd.grader_id')
+    .where('d.course_id', courseId)
+    .select('d.day', 'd.grader_id', 'g.name as grader_name', 'd.column_id')
+    .orderBy([
+      { column: 'd.day', order: 'desc' },
+      { column: 'd.grader_id', order: 'asc' },
+      { column: 'd.column_id', order: 'asc' },
+    ]);
+}
+
+/** Days with graded work, newest first, each with its graders and their assignments. */
+export async function listDays(
+  db: Db,
+  course: HistoryCourse,
+  page: CanvasPage,
+): Promise<Paged<DayJson>> {
+  const [{ n }] = await db('grade_history_days')
+    .where('course_id', course.id)
+    .countDistinct({ n: 'day' });
+  const days = (
+    await db('grade_history_days')
+      .where('course_id', course.id)
+      .distinct('day')
+      .orderBy('day', 'desc')
+      .limit(page.perPage)
+      .offset(page.offset)
+  ).map((r: { day: string }) => r.day);
+  if (days.length === 0) return { total: Number(n), items: [] };
+  const rows = await summary(db, course.id).whereIn('d.day', days);
+  const items = days.map((date: string) => ({
+    date,
+    graders: graders(rows.filter((r: { day: string }) => r.day === date)),
+  }));
+  return { total: Number(n), items };
+}
+
+/** The graders who worked on one day, with the assignments they worked on. */
+export async function dayGraders(
+  db: Db,
+  course: HistoryCourse,
+  day: string,
+  page: CanvasPage,
+): Promise<Paged<GraderJson>> {
+  const all = graders(await summary(db, course.id).where('d.day', day));
+  return { total: all.length, items: all.slice(page.offset, page.offset + page.perPage) };
+}
+
+/** The columns of a version row that the presenters read. */
+function versionRows(db: Db): Knex.QueryBuilder {
+  return db('grade_versions as v')
+    .join('submissions as s', 's.id', 'v.submission_id')
+    .join('grade_columns as c', 'c.id', 'v.column_id')
+    .join('users as u', 'u.id', 'v.user_id')
+    .leftJoin('users as g', 'g.id', 'v.grader_id')
+    .leftJoin('users as cg', 'cg.id', 's.grader_id')
+    .select(
+      'v.id as version_id',
+      'v.submission_id',
+      'v.user_id',
+      'v.column_id',
+      'v.score',
+      'v.grade',
+      'v.graded_at',
+      'v.grader_id',
+      'v.workflow_state',
+      'v.excused',
+      'v.late',
+      'v.missing',
+      'c.name as assignment_name',
+      'u.name as user_name',
+      'u.batch_uid as user_batch_uid',
+      'g.name as grader_name',
+      's.grade as current_grade',
+      's.graded_at as current_graded_at',
+      's.grader_id as current_grader_id',
+      'cg.name as current_grader_name',
+    );
+}
+
+/**
+ * The submissions an API client asked about for one day, grader and
+ * assignment: each with the versions that grader wrote that day, newest
+ * first, keeping a version only when its score differs from the score of the
+ * version kept before it in the submission's whole history (so a regrade that
+ * leaves the score alone is not shown). previous_* describe the version just
+ * before, on any day; new_* the version itself; current_* the submission now.
+ */
+export async function daySubmissions(
+  db: Db,
+  course: HistoryCourse,
+  day: string,
+  graderId: number,
+  assignmentId: number,
+  page: CanvasPage,
+): Promise<Paged<SubmissionHistoryJson>> {
+  await assertColumn(db, course, assignmentId);
+  const bounds = dayBounds(day, course.timeZone)!;
+  const matching = () => {
+    const q = db('grade_versions')
+      .where('course_id', course.id)
+      .where('column_id', assignmentId)
+      .where('graded_at', '>=', bounds.start)
+      .where('graded_at', '<', bounds.end);
+    if (graderId === 0) q.whereNull('grader_id');
+    else q.where('grader_id', graderId);
+    return q;
+  };
+  const [{ n }] = await matching().countDistinct({ n: 'submission_id' });
+  const submissions = (
+    await matching()
+      .select('submission_id')
+      .max({ last: 'id' })
+      .groupBy('submission_id')
+      .orderBy('last', 'desc')
+      .limit(page.perPage)
+      .offset(page.offset)
+  ).map((r) => (r as unknown as { submission_id: number }).submission_id);
+  if (submissions.length === 0) return { total: Number(n), items: [] };
+  const rows = (await versionRows(db)
+    .whereIn('v.submission_id', submissions)
+    .orderBy('v.id', 'asc')) as VersionRow[];
+  const startMs = Date.parse(bounds.start);
+  const endMs = Date.parse(bounds.end);
+  const items = submissions.map((submissionId) => {
+    const history = rows.filter((r) => r.submission_id === submissionId);
+    const versions: HistoryVersionJson[] = [];
+    let previous: VersionRow | null = null;
+    let kept: VersionRow | null = null;
+    for (const row of history) {
+      const keep = row.score !== null && (kept === null || kept.score !== row.score);
+      if (keep) {
+        kept = row;
+        const at = Date.parse(row.graded_at);
+        const byGrader = graderId === 0 ? row.grader_id === null : row.grader_id === graderId;
+        if (at >= startMs && at < endMs && byGrader) versions.push(historyVersion(row, previous));
+      }
+      previous = row;
+    }
+    return { submission_id: submissionId, versions: versions.reverse() };
+  });
+  return { total: Number(n), items };
+}
+
+export interface FeedFilter {
+  assignmentId?: number | undefined;
+  userId?: number | undefined;
+  ascending: boolean;
+}
+
+/** Every version of the course, newest first (or oldest first), optionally for one assignment or user. */
+export async function feed(
+  db: Db,
+  course: HistoryCourse,
+  filter: FeedFilter,
+  page: CanvasPage,
+): Promise<Paged<SubmissionVersionJson>> {
+  if (filter.assignmentId !== undefined) await assertColumn(db, course, filter.assignmentId);
+  const where = (q: Knex.QueryBuilder, prefix: string) => {
+    q.where(`${prefix}course_id`, course.id);
+    if (filter.assignmentId !== undefined) q.where(`${prefix}column_id`, filter.assignmentId);
+    if (filter.userId !== undefined) q.where(`${prefix}user_id`, filter.userId);
+    return q;
+  };
+  const [{ n }] = await where(db('grade_versions'), '').count({ n: '*' });
+  const rows = (await where(versionRows(db), 'v.')
+    .orderBy('v.id', filter.ascending ? 'asc' : 'desc')
+    .limit(page.perPage)
+    .offset(page.offset)) as VersionRow[];
+  return { total: Number(n), items: rows.map(submissionVersion) };
+}
