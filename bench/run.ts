@@ -4,6 +4,7 @@
  */
 const benchmarks: Record<string, () => Promise<unknown>> = {
   'journey-grade-values': async () => (await import('./journey-grade-values.js')).run(),
+  history: async () => (await import('./history.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

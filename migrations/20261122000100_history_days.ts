@@ -18,6 +18,12 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('versions').notNullable();
     t.primary(['course_id', 'day', 'grader_id', 'column_id']);
   });
+  // Versions per course, for the feed's page count.
+  await knex.schema.createTable('grade_history_totals', (t) => {
+    t.integer('course_id').primary().references('courses.id').onDelete('CASCADE');
+    t.integer('tenant_id').notNullable().references('tenants.id').onDelete('CASCADE');
+    t.integer('versions').notNullable();
+  });
 
   // Versions written before this migration.
   const zones = new Map<number, string>();
@@ -51,10 +57,29 @@ export async function up(knex: Knex): Promise<void> {
       versions,
     };
   });
-  for (let i = 0; i < rows.length; i += 200)
+  for (let i = 0; i < rows.length; i += 200) {
     await knex('grade_history_days').insert(rows.slice(i, i + 200));
+  }
+  const totals = (await knex('grade_versions')
+    .select('course_id', 'tenant_id')
+    .count({ versions: '*' })
+    .groupBy('course_id', 'tenant_id')) as Array<{
+    course_id: number;
+    tenant_id: number;
+    versions: number | string;
+  }>;
+  for (let i = 0; i < totals.length; i += 200) {
+    await knex('grade_history_totals').insert(
+      totals.slice(i, i + 200).map((t) => ({
+        course_id: t.course_id,
+        tenant_id: t.tenant_id,
+        versions: Number(t.versions),
+      })),
+    );
+  }
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTableIfExists('grade_history_totals');
   await knex.schema.dropTableIfExists('grade_history_days');
 }

@@ -55,7 +55,9 @@ export async function countVersionDays(
     string,
     { courseId: number; day: string; graderId: number; columnId: number; n: number }
   >();
+  const perCourse = new Map<number, number>();
   for (const v of versions) {
+    perCourse.set(v.courseId, (perCourse.get(v.courseId) ?? 0) + 1);
     const day = localDay(v.gradedAt, zone);
     const graderId = v.graderId ?? 0;
     const key = `${v.courseId}|${day}|${graderId}|${v.columnId}`;
@@ -71,13 +73,23 @@ export async function countVersionDays(
       [tenantId, c.courseId, c.day, c.graderId, c.columnId, c.n],
     );
   }
+  for (const [courseId, n] of perCourse) {
+    await writeRows(
+      trx,
+      `insert into grade_history_totals (course_id, tenant_id, versions) values (?, ?, ?)
+       on conflict (course_id) do update set versions = grade_history_totals.versions + excluded.versions`,
+      [courseId, tenantId, n],
+    );
+  }
 }
 
-/** Recounts a tenant's days from its versions (after a time zone change). */
+/** Recounts a tenant's days (and course totals) from its versions, e.g. after a time zone change. */
 export async function rebuildVersionDays(trx: Trx, tenantId: number): Promise<void> {
   const zone = await tenantZone(trx, tenantId);
   await trx('grade_history_days').where({ tenant_id: tenantId }).delete();
+  await trx('grade_history_totals').where({ tenant_id: tenantId }).delete();
   const counts = new Map<string, number>();
+  const totals = new Map<number, number>();
   let after = 0;
   for (;;) {
     const rows = await trx('grade_versions')
@@ -90,6 +102,7 @@ export async function rebuildVersionDays(trx: Trx, tenantId: number): Promise<vo
     for (const r of rows) {
       const key = `${r.course_id}|${localDay(r.graded_at, zone)}|${r.grader_id ?? 0}|${r.column_id}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      totals.set(r.course_id, (totals.get(r.course_id) ?? 0) + 1);
     }
     after = rows[rows.length - 1].id;
   }
@@ -107,5 +120,14 @@ export async function rebuildVersionDays(trx: Trx, tenantId: number): Promise<vo
         versions,
       };
     }),
+  );
+  await insertRows(
+    trx,
+    'grade_history_totals',
+    [...totals].map(([courseId, versions]) => ({
+      course_id: courseId,
+      tenant_id: tenantId,
+      versions,
+    })),
   );
 }

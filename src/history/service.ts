@@ -22,7 +22,34 @@ export interface HistoryCourse {
 }
 
 /** `:course_id` is the integer id or `sis_course_id:<batch_uid>`; another tenant's course does not exist. */
+/**
+ * Course references resolved recently. A course never changes id, tenant or
+ * batch_uid; its tenant's time zone can, so entries live ten seconds and a
+ * time zone change in this process forgets them at once.
+ */
+const courseCache = new Map<string, { course: HistoryCourse; until: number }>();
+const COURSE_TTL_MS = 10_000;
+
+export function forgetTenantCourses(tenantId: number): void {
+  for (const [key, entry] of courseCache)
+    if (entry.course.tenantId === tenantId) courseCache.delete(key);
+}
+
 export async function resolveCourse(
+  db: Db,
+  tenantId: number,
+  ref: { id: number } | { sisId: string },
+): Promise<HistoryCourse> {
+  const key = 'id' in ref ? `${tenantId}|id|${ref.id}` : `${tenantId}|sis|${ref.sisId}`;
+  const cached = courseCache.get(key);
+  if (cached && cached.until > Date.now()) return cached.course;
+  const course = await lookupCourse(db, tenantId, ref);
+  if (courseCache.size >= 10_000) courseCache.clear();
+  courseCache.set(key, { course, until: Date.now() + COURSE_TTL_MS });
+  return course;
+}
+
+async function lookupCourse(
   db: Db,
   tenantId: number,
   ref: { id: number } | { sisId: string },
@@ -99,24 +126,35 @@ export async function listDays(
   course: HistoryCourse,
   page: CanvasPage,
 ): Promise<Paged<DayJson>> {
-  const [{ n }] = await db('grade_history_days')
-    .where('course_id', course.id)
-    .countDistinct({ n: 'day' });
-  const days = (
-    await db('grade_history_days')
+  // One query: the page of distinct days (with their total) joined to their summary rows.
+  const pageOfDays = db
+    .select('day', db.raw('count(*) over () as total'))
+    .from(db('grade_history_days').where('course_id', course.id).distinct('day').as('x'))
+    .orderBy('day', 'desc')
+    .limit(page.perPage)
+    .offset(page.offset);
+  const rows = (await summary(db, course.id)
+    .with('p', pageOfDays)
+    .whereIn('d.day', db('p').select('day'))
+    .select(db('p').max('total').as('total'))) as Array<{
+    day: string;
+    grader_id: number;
+    grader_name: string | null;
+    column_id: number;
+    total: number;
+  }>;
+  if (rows.length === 0) {
+    const [{ n }] = await db('grade_history_days')
       .where('course_id', course.id)
-      .distinct('day')
-      .orderBy('day', 'desc')
-      .limit(page.perPage)
-      .offset(page.offset)
-  ).map((r: { day: string }) => r.day);
-  if (days.length === 0) return { total: Number(n), items: [] };
-  const rows = await summary(db, course.id).whereIn('d.day', days);
-  const items = days.map((date: string) => ({
+      .countDistinct({ n: 'day' });
+    return { total: Number(n), items: [] };
+  }
+  const days = [...new Set(rows.map((r) => r.day))];
+  const items = days.map((date) => ({
     date,
-    graders: graders(rows.filter((r: { day: string }) => r.day === date)),
+    graders: graders(rows.filter((r) => r.day === date)),
   }));
-  return { total: Number(n), items };
+  return { total: Number(rows[0]!.total), items };
 }
 
 /** The graders who worked on one day, with the assignments they worked on. */
@@ -246,10 +284,29 @@ export async function feed(
     if (filter.userId !== undefined) q.where(`${prefix}user_id`, filter.userId);
     return q;
   };
-  const [{ n }] = await where(db('grade_versions'), '').count({ n: '*' });
-  const rows = (await where(versionRows(db), 'v.')
-    .orderBy('v.id', filter.ascending ? 'asc' : 'desc')
+  const order = filter.ascending ? 'asc' : 'desc';
+  const filtered = filter.assignmentId !== undefined || filter.userId !== undefined;
+  // The total rides along as a scalar subquery (the course's running count
+  // when unfiltered); the page's ids come from the index alone and only those
+  // rows are joined: one round trip.
+  const total = filtered
+    ? where(db('grade_versions'), '').count('*')
+    : db('grade_history_totals').where('course_id', course.id).select('versions');
+  const ids = where(db('grade_versions'), '')
+    .select('id')
+    .orderBy('id', order)
     .limit(page.perPage)
-    .offset(page.offset)) as VersionRow[];
+    .offset(page.offset);
+  const rows = (await versionRows(db)
+    .select(total.as('total'))
+    .whereIn('v.id', ids)
+    .orderBy('v.id', order)) as Array<VersionRow & { total: number | null }>;
+  const n =
+    rows.length > 0
+      ? (rows[0]!.total ?? 0)
+      : filtered
+        ? (await where(db('grade_versions'), '').count({ n: '*' }))[0]!.n
+        : ((await db('grade_history_totals').where('course_id', course.id).first('versions'))
+            ?.versions ?? 0);
   return { total: Number(n), items: rows.map(submissionVersion) };
 }

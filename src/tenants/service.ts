@@ -6,6 +6,7 @@ import { Tenant } from '../models/tenant.js';
 import { User } from '../models/user.js';
 import { SCOPES } from '../auth/tokens.js';
 import { rebuildVersionDays } from '../history/days.js';
+import { forgetTenantCourses } from '../history/service.js';
 
 export class TenantInputError extends Error {}
 
@@ -45,6 +46,7 @@ export async function setTenantTimeZone(
   if (count === 0) throw new TenantInputError(`tenant ${id} does not exist`);
   // History days are bucketed in the tenant's zone: recount them in the new one.
   await rebuildVersionDays(trx, id);
+  forgetTenantCourses(id);
 }
 
 export function parseScopes(text: string): string[] {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Db } from '../../src/db/knex.js';
-import { migrateLatest, rollbackAll } from '../../src/db/migrate.js';
+import { migrateLatest, migratorConfig, rollbackAll } from '../../src/db/migrate.js';
 import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/database.js';
 
 async function tables(db: Db, kind: 'sqlite' | 'postgres'): Promise<string[]> {
@@ -60,6 +60,93 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(await tables(db, kind)).to.deep.equal([]);
       await migrateLatest(db);
       expect(await tables(db, kind)).to.deep.equal(created);
+    });
+
+    it("counts the versions written before the history summary existed, by day in the tenant's zone", async () => {
+      await rollbackAll(db);
+      await db.migrate.up(migratorConfig); // the foundation only
+      const now = '2026-03-02T04:30:00.000Z'; // March 1 in New York
+      const [tenant] = await db('tenants')
+        .insert({
+          uuid: 'tz-t',
+          name: 'T',
+          time_zone: 'America/New_York',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [user] = await db('users')
+        .insert({
+          tenant_id: tenant.id,
+          uuid: 'tz-u',
+          batch_uid: 'u',
+          kind: 'person',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [course] = await db('courses')
+        .insert({
+          tenant_id: tenant.id,
+          uuid: 'tz-c',
+          batch_uid: 'c',
+          title: 'C',
+          source: 'test',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [column] = await db('grade_columns')
+        .insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          name: 'Q',
+          item_type: 'TEST',
+          source: 'test',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      const [submission] = await db('submissions')
+        .insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          column_id: column.id,
+          user_id: user.id,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      for (const [i, at] of [now, now, '2026-03-02T15:00:00.000Z'].entries()) {
+        await db('grade_versions').insert({
+          tenant_id: tenant.id,
+          course_id: course.id,
+          column_id: column.id,
+          user_id: user.id,
+          submission_id: submission.id,
+          score: i,
+          workflow_state: 'graded',
+          graded_at: at,
+          recorded_at: at,
+          source: 'journey',
+          idempotency_key: `k${i}`,
+        });
+      }
+      await migrateLatest(db);
+      const days = await db('grade_history_days')
+        .where({ course_id: course.id })
+        .orderBy('day')
+        .select('day', 'grader_id', 'versions');
+      expect(days).to.deep.equal([
+        { day: '2026-03-01', grader_id: 0, versions: 2 },
+        { day: '2026-03-02', grader_id: 0, versions: 1 },
+      ]);
+      const total = await db('grade_history_totals')
+        .where({ course_id: course.id })
+        .first('versions');
+      expect(total.versions).to.equal(3);
+      await rollbackAll(db);
+      await migrateLatest(db);
     });
 
     it('refuses a second version with the same idempotency key from the same source', async () => {
