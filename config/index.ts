@@ -55,6 +55,11 @@ export const settingsSchema = z.object({
   JOURNEY_MAX_ITEMS: z.coerce.number().int().min(1).max(100000).default(1000),
   JOURNEY_MAX_BODY: byteSize.default(5 * 1024 * 1024),
   DEFAULT_TIME_ZONE: timeZone.default('UTC'),
+  EXPORT_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
+  WORKER_IN_PROCESS: bool.default(true),
+  JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  JOBS_POLL_MS: z.coerce.number().int().min(10).max(60000).default(500),
+  JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
   DEMO: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
 });

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { openDeps } from './bootstrap.js';
 import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
 import { seedDemoCourse } from './demo/course.js';
+import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
@@ -47,6 +48,11 @@ async function main(): Promise<void> {
       );
   }
 
+  // The embedded default runs the job worker inside the server; with
+  // WORKER_IN_PROCESS=false run `npm run worker` processes instead.
+  const worker = config.WORKER_IN_PROCESS ? createWorker(deps) : null;
+  worker?.start();
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -59,6 +65,7 @@ async function main(): Promise<void> {
     force.unref();
     server.close(async () => {
       clearTimeout(force);
+      await worker?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await deps.db.destroy();
       logger.info('stopped');
       process.exit(0);

@@ -70,6 +70,7 @@ export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
     const scopes = new Set(claims.scopes.filter((s) => granted.has(s)));
     const principal: Principal = {
       tenantId: client.tenant_id,
+      organizationId: client.organization_id,
       apiClientId: client.id,
       clientId: client.client_id,
       name: client.name,

@@ -9,6 +9,8 @@ import { parseOrThrow } from './validation.js';
 /** What an authenticated API client may do, resolved from its token. */
 export interface Principal {
   tenantId: number;
+  /** The tenant's uuid (the Progress organizationId). */
+  organizationId: string;
   apiClientId: number;
   clientId: string;
   name: string;

@@ -1,0 +1,207 @@
+import { dbClient, type Executor } from '../db/knex.js';
+import { parseJson } from '../grades/json.js';
+
+export interface EnqueueOptions {
+  tenantId?: number | null;
+  /** When the job may run first (ISO); now by default. */
+  runAt?: string;
+  priority?: number;
+  maxAttempts?: number;
+  /** At most one job with this key: a second enqueue with it is a no-op. */
+  dedupeKey?: string;
+}
+
+/**
+ * Writes a job row. Call it with the transaction of the change that causes
+ * the job, so the job exists exactly when the change does. Returns the job id,
+ * or null when a job with the same dedupe key already exists.
+ */
+export async function enqueue(
+  db: Executor,
+  name: string,
+  payload: Record<string, unknown>,
+  now: string,
+  options: EnqueueOptions = {},
+): Promise<number | null> {
+  const query = db('jobs')
+    .insert({
+      tenant_id: options.tenantId ?? null,
+      name,
+      payload: JSON.stringify(payload),
+      state: 'queued',
+      priority: options.priority ?? 0,
+      attempts: 0,
+      max_attempts: options.maxAttempts ?? 10,
+      run_at: options.runAt ?? now,
+      dedupe_key: options.dedupeKey ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  const rows = (
+    options.dedupeKey ? await query.onConflict('dedupe_key').ignore() : await query
+  ) as Array<{
+    id: number;
+  }>;
+  return rows[0]?.id ?? null;
+}
+
+export interface ClaimedJob {
+  id: number;
+  name: string;
+  tenantId: number | null;
+  payload: Record<string, unknown>;
+  /** This attempt's number, from 1. */
+  attempt: number;
+  maxAttempts: number;
+}
+
+/**
+ * Claims up to `limit` jobs that are due, or whose previous worker's lease ran
+ * out, for `leaseMs`. On PostgreSQL the candidates are locked with FOR UPDATE
+ * SKIP LOCKED, so workers on several machines never claim the same job; on
+ * SQLite the single writer makes the update atomic. Each claim opens an
+ * attempt record; a previous attempt left open is closed as lost.
+ */
+export async function claimJobs(
+  db: Executor,
+  worker: string,
+  limit: number,
+  leaseMs: number,
+  now: string,
+): Promise<ClaimedJob[]> {
+  const until = new Date(Date.parse(now) + leaseMs).toISOString();
+  const skipLocked = dbClient(db) === 'postgres' ? ' for update skip locked' : '';
+  const candidates = `select id from jobs
+     where (state = 'queued' and run_at <= ?) or (state = 'running' and locked_until < ?)
+     order by priority desc, run_at, id limit ?${skipLocked}`;
+  const result = await db.raw(
+    `update jobs set state = 'running', attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ?
+      where id in (${candidates})
+      returning id, name, tenant_id, payload, attempts, max_attempts`,
+    [worker, until, now, now, now, now, limit],
+  );
+  const rows = (Array.isArray(result) ? result : result.rows) as Array<{
+    id: number;
+    name: string;
+    tenant_id: number | null;
+    payload: string;
+    attempts: number;
+    max_attempts: number;
+  }>;
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  await db('job_attempts')
+    .whereIn('job_id', ids)
+    .whereNull('finished_at')
+    .update({ finished_at: now, outcome: 'lost', error: 'the worker stopped before finishing' });
+  await db('job_attempts').insert(
+    rows.map((r) => ({ job_id: r.id, attempt: r.attempts, worker, started_at: now })),
+  );
+  return rows
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      tenantId: r.tenant_id,
+      payload: parseJson<Record<string, unknown>>(r.payload) ?? {},
+      attempt: r.attempts,
+      maxAttempts: r.max_attempts,
+    }))
+    .sort((a, b) => a.id - b.id);
+}
+
+async function closeAttempt(
+  db: Executor,
+  job: ClaimedJob,
+  now: string,
+  outcome: string,
+  error: string | null,
+) {
+  await db('job_attempts')
+    .where({ job_id: job.id, attempt: job.attempt })
+    .whereNull('finished_at')
+    .update({ finished_at: now, outcome, error });
+}
+
+/** Marks a job done, if this worker still holds it. Returns false when the lease was lost meanwhile. */
+export async function completeJob(
+  db: Executor,
+  job: ClaimedJob,
+  worker: string,
+  now: string,
+): Promise<boolean> {
+  const n = await db('jobs')
+    .where({ id: job.id, state: 'running', locked_by: worker, attempts: job.attempt })
+    .update({
+      state: 'done',
+      locked_by: null,
+      locked_until: null,
+      finished_at: now,
+      updated_at: now,
+      last_error: null,
+    });
+  await closeAttempt(db, job, now, 'succeeded', null);
+  return n > 0;
+}
+
+/**
+ * Records a failed attempt: the job runs again at `retryAt`, or becomes dead
+ * when it has used its attempts (or `retryAt` is null). A retry that was asked
+ * for (`countsAsAttempt` false, e.g. a rate limit) gives the attempt back.
+ */
+export async function failJob(
+  db: Executor,
+  job: ClaimedJob,
+  worker: string,
+  error: string,
+  now: string,
+  retryAt: string | null,
+  countsAsAttempt = true,
+): Promise<'retry' | 'dead'> {
+  const dead = retryAt === null || (countsAsAttempt && job.attempt >= job.maxAttempts);
+  await db('jobs')
+    .where({ id: job.id, locked_by: worker, attempts: job.attempt })
+    .update({
+      state: dead ? 'dead' : 'queued',
+      run_at: dead ? now : retryAt,
+      attempts: countsAsAttempt ? job.attempt : job.attempt - 1,
+      locked_by: null,
+      locked_until: null,
+      last_error: error.slice(0, 4000),
+      finished_at: dead ? now : null,
+      updated_at: now,
+    });
+  await closeAttempt(db, job, now, countsAsAttempt ? 'failed' : 'retry', error.slice(0, 4000));
+  return dead ? 'dead' : 'retry';
+}
+
+/** Extends the lease of a job still held by this worker (a heartbeat for long jobs). */
+export async function extendLease(
+  db: Executor,
+  job: ClaimedJob,
+  worker: string,
+  until: string,
+): Promise<boolean> {
+  const n = await db('jobs')
+    .where({ id: job.id, state: 'running', locked_by: worker })
+    .update({ locked_until: until });
+  return n > 0;
+}
+
+/** Puts dead jobs back in the queue with fresh attempts (an operator's retry). */
+export async function retryDeadJobs(
+  db: Executor,
+  now: string,
+  filter: { name?: string; ids?: number[] } = {},
+): Promise<number> {
+  const query = db('jobs').where({ state: 'dead' });
+  if (filter.name) query.where({ name: filter.name });
+  if (filter.ids) query.whereIn('id', filter.ids);
+  return query.update({
+    state: 'queued',
+    attempts: 0,
+    run_at: now,
+    finished_at: null,
+    updated_at: now,
+  });
+}

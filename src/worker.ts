@@ -1,0 +1,43 @@
+/**
+ * The worker process role: claims and runs jobs until SIGTERM or SIGINT.
+ * Several workers (on several machines, with PostgreSQL) share the queue.
+ */
+import { ConfigError, loadConfig } from '../config/index.js';
+import { openDeps } from './bootstrap.js';
+import { createWorker } from './jobs/registry.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'gradebridge-worker' });
+  const deps = await openDeps(config, logger);
+  const worker = createWorker(deps);
+  worker.start();
+  logger.info({ worker: worker.id, concurrency: config.JOBS_CONCURRENCY }, 'worker started');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'worker stopping');
+    await worker.stop(config.SHUTDOWN_TIMEOUT_MS);
+    await deps.db.destroy();
+    logger.info('worker stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
