@@ -53,8 +53,18 @@ export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
     }
     const client = await options
       .db('api_clients')
-      .select('id', 'tenant_id', 'client_id', 'name', 'scopes', 'grader_user_id', 'revoked_at')
-      .where({ id: claims.apiClientId })
+      .join('tenants', 'tenants.id', 'api_clients.tenant_id')
+      .select(
+        'api_clients.id',
+        'api_clients.tenant_id',
+        'tenants.uuid as organization_id',
+        'api_clients.client_id',
+        'api_clients.name',
+        'api_clients.scopes',
+        'api_clients.grader_user_id',
+        'api_clients.revoked_at',
+      )
+      .where('api_clients.id', claims.apiClientId)
       .first();
     if (
       !client ||

@@ -47,16 +47,8 @@ export function errorHandler(routes: ErrorRoute[], logger: Logger): AppMiddlewar
       else if (error.status >= 500)
         log.warn({ code: error.code, path: ctx.path, msg: error.message }, 'request error');
       for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
-      render(ctx, error, rendererFor(ctx.path));
+      // Koa sends no body for HEAD; the error's status and headers still apply.
+      rendererFor(ctx.path)(ctx, error);
     }
   };
-}
-
-function render(ctx: AppContext, error: AppError, renderer: ErrorRenderer): void {
-  if (ctx.method === 'HEAD') {
-    ctx.status = error.status;
-    ctx.body = null;
-    return;
-  }
-  renderer(ctx, error);
 }

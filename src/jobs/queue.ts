@@ -79,7 +79,7 @@ export async function claimJobs(
     `update jobs set state = 'running', attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ?
       where id in (${candidates})
       returning id, name, tenant_id, payload, attempts, max_attempts`,
-    [worker, until, now, now, now, now, limit],
+    [worker, until, now, now, now, limit],
   );
   const rows = (Array.isArray(result) ? result : result.rows) as Array<{
     id: number;

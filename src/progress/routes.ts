@@ -247,10 +247,10 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       404: { description: 'It does not (for this organization)' },
     },
     handler: async (ctx, { params }) => {
-      if (!(await gradebookExists(deps.db, tenant(ctx), params.gradebook)))
+      if (!(await gradebookExists(deps.db, tenant(ctx), params.gradebook))) {
         throw new NotFoundError();
+      }
       ctx.status = 200;
-      ctx.body = null;
     },
   });
   surface.route({
