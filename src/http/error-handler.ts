@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import { AppError, NotFoundError, normalizeError } from './errors.js';
-import type { AppContext, AppMiddleware, ErrorRenderer } from './surface.js';
+import type { AppMiddleware, ErrorRenderer } from './surface.js';
 
 export interface ErrorRoute {
   prefix: string;
