@@ -118,7 +118,13 @@ export const exportJob: JobDefinition = {
     let rows = 0;
     try {
       const fields = projection(criteria.filter, 'model');
-      const source = streamGradebooks(deps.db, row.tenant_id, criteria, fields);
+      const tenant = await deps.db('tenants').where({ id: row.tenant_id }).first('uuid');
+      const source = streamGradebooks(
+        deps.db,
+        { tenantId: row.tenant_id, organizationId: tenant.uuid },
+        criteria,
+        fields,
+      );
       const counted = (async function* () {
         for await (const r of source) {
           rows++;

@@ -13,7 +13,6 @@ export const BASE_COLUMNS = [
   'gb.id as gb_id',
   'gb.course_id',
   'gb.uuid as gradebook_id',
-  't.uuid as organization_id',
   'c.uuid as class_id',
   'gb.achievement_id',
   'gb.achievement_title',
@@ -40,7 +39,7 @@ const COLUMN_OF: Record<string, string> = {
   classId: 'c.uuid',
   frameworkId: 'gb.framework_id',
   gradebookId: 'gb.uuid',
-  organizationId: 't.uuid',
+  organizationId: 'gb.tenant_id',
   periodId: 'gb.period_id',
   isLocked: 'gb.is_locked',
   gradebookTitle: 'gb.title',
@@ -96,22 +95,47 @@ function instructorExists(
   else q.whereExists(sub);
 }
 
-/** The tenant's gradebooks matching every given criterion. */
+/** Whose gradebooks: the token's tenant, and its uuid (the Progress organizationId). */
+export interface Scope {
+  tenantId: number;
+  organizationId: string;
+}
+
+const COURSE_CRITERIA: Array<keyof Criteria> = [
+  'classId',
+  'classTitle',
+  'classStartedSince',
+  'classStartedBefore',
+];
+
+/** Whether the criteria read the class (course) row, so the query must join it. */
+function criteriaNeedCourse(criteria: Criteria): boolean {
+  if (COURSE_CRITERIA.some((k) => criteria[k] !== undefined && criteria[k] !== null)) return true;
+  return Object.entries(criteria.texts ?? {}).some(
+    ([k, v]) => v && (k === 'classTitle' || k === '*'),
+  );
+}
+
+/**
+ * The scope's gradebooks matching every given criterion. The class (course)
+ * is joined only when a criterion, the sort or the caller needs it, so counts
+ * and title searches read one table.
+ */
 export function matchingGradebooks(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   criteria: Criteria,
+  withCourse = false,
 ): Knex.QueryBuilder {
-  const q = db('gradebooks as gb')
-    .join('courses as c', 'c.id', 'gb.course_id')
-    .join('tenants as t', 't.id', 'gb.tenant_id')
-    .where('gb.tenant_id', tenantId);
+  const q = db('gradebooks as gb').where('gb.tenant_id', scope.tenantId);
+  if (withCourse || criteriaNeedCourse(criteria)) q.join('courses as c', 'c.id', 'gb.course_id');
+  if (criteria.organizationId && criteria.organizationId.toLowerCase() !== scope.organizationId)
+    q.whereRaw('1 = 0');
   const exact: Array<[keyof Criteria, string]> = [
     ['identifier', 'gb.uuid'],
     ['achievementId', 'gb.achievement_id'],
     ['classId', 'c.uuid'],
     ['frameworkId', 'gb.framework_id'],
-    ['organizationId', 't.uuid'],
     ['periodId', 'gb.period_id'],
   ];
   // Stored uuids are lower case; compare without regard to the caller's case.
@@ -194,24 +218,33 @@ function sortable(shape: Shape): string[] {
   return fields.filter((f) => f in COLUMN_OF || f === 'gradebookEnrollmentCount');
 }
 
+export interface SortTerm {
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+const COURSE_FIELDS = new Set([
+  'eventId',
+  'classId',
+  'classTitle',
+  'classScheduledStartDate',
+  'classScheduledEndDate',
+  'classStarted',
+  'classEnded',
+]);
+
 /**
  * `sort` is one or more properties, comma-separated, each optionally followed
  * by asc or desc ("gradebookTitle desc, lastChangeTime"). Names match without
- * regard to case. The gradebook id breaks ties so pages never overlap.
+ * regard to case; an unknown one is a 400.
  */
-export function applySort(
-  db: Db,
-  q: Knex.QueryBuilder,
-  sort: string | null | undefined,
-  shape: Shape,
-): void {
+export function parseSort(sort: string | null | undefined, shape: Shape): SortTerm[] {
   const allowed = sortable(shape);
   const parts = (sort ?? '')
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  const terms = parts.length > 0 ? parts : ['gradebookTitle asc'];
-  for (const term of terms) {
+  return (parts.length > 0 ? parts : ['gradebookTitle asc']).map((term) => {
     const match = /^([A-Za-z]+)(?:\s+(asc|desc))?$/i.exec(term);
     const field = match && allowed.find((f) => f.toLowerCase() === match[1]!.toLowerCase());
     if (!match || !field) {
@@ -220,16 +253,26 @@ export function applySort(
         { code: 'unknown_sort_field' },
       );
     }
-    const direction = (match[2] ?? 'asc').toLowerCase() as 'asc' | 'desc';
+    return { field, direction: (match[2] ?? 'asc').toLowerCase() as 'asc' | 'desc' };
+  });
+}
+
+export function sortNeedsCourse(terms: SortTerm[]): boolean {
+  return terms.some((t) => COURSE_FIELDS.has(t.field));
+}
+
+/** Orders by the terms, nulls first ascending on both databases; the gradebook id breaks ties so pages never overlap. */
+export function applySort(q: Knex.QueryBuilder, terms: SortTerm[]): void {
+  for (const { field, direction } of terms) {
     if (field === 'gradebookEnrollmentCount') {
       q.orderByRaw(
         `(select count(*) from enrollments se where se.course_id = gb.course_id and se.role = ?) ${direction}`,
         [LEARNER_ROLE],
       );
     } else {
-      // Nulls sort first ascending on both databases.
+      const column = COLUMN_OF[field]!;
       q.orderByRaw(
-        `${COLUMN_OF[field]} is null ${direction === 'asc' ? 'desc' : 'asc'}, ${COLUMN_OF[field]} ${direction}`,
+        `${column} is null ${direction === 'asc' ? 'desc' : 'asc'}, ${column} ${direction}`,
       );
     }
   }

@@ -26,7 +26,7 @@ import {
   startExport,
   type ExportFormat,
 } from './exports.js';
-import { applySort, matchingGradebooks, projection } from './query.js';
+import { matchingGradebooks, parseSort, projection } from './query.js';
 import {
   countResultSchema,
   criteriaSchema,
@@ -203,12 +203,22 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
   );
   const parser = progressBody();
   const baseUrl = (ctx: AppContext) => deps.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
-  const tenant = (ctx: AppContext) => ctx.state.principal!.tenantId;
+  const scope = (ctx: AppContext) => ({
+    tenantId: ctx.state.principal!.tenantId,
+    organizationId: ctx.state.principal!.organizationId,
+  });
+  /** Refuses unknown includes, sort fields and texts before any work starts. */
+  const precheck = (ctx: AppContext, criteria: Criteria, shape: 'model' | 'match') => {
+    checkOrigin(ctx, criteria);
+    projection(criteria.filter, shape);
+    parseSort(criteria.filter?.sort, shape);
+    matchingGradebooks(deps.db, scope(ctx), criteria);
+  };
   const record = (ctx: AppContext, operation: string, criteria: Criteria) =>
     audit(
       deps.db,
       {
-        tenantId: tenant(ctx),
+        tenantId: ctx.state.principal!.tenantId,
         apiClientId: ctx.state.principal!.apiClientId,
         operation,
         requestId: ctx.state.requestId,
@@ -247,7 +257,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       404: { description: 'It does not (for this organization)' },
     },
     handler: async (ctx, { params }) => {
-      if (!(await gradebookExists(deps.db, tenant(ctx), params.gradebook))) {
+      if (!(await gradebookExists(deps.db, scope(ctx), params.gradebook))) {
         throw new NotFoundError();
       }
       ctx.status = 200;
@@ -263,16 +273,9 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     responses: { 200: { description: 'Export started', schema: exportStartedSchema }, ...common },
     handler: async (ctx) => {
       const criteria = parseOrThrow(criteriaSchema, criteriaFromQuery(ctx.query), 'query');
-      checkOrigin(ctx, criteria);
       const fmt = format(criteria, ['json', 'csv']);
       // Refuse unknown includes, sort fields and texts now, not in the background.
-      projection(criteria.filter, 'model');
-      applySort(
-        deps.db,
-        matchingGradebooks(deps.db, tenant(ctx), criteria),
-        criteria.filter?.sort,
-        'model',
-      );
+      precheck(ctx, criteria, 'model');
       const principal = ctx.state.principal!;
       ctx.body = await inTransaction(deps.db, async (trx) => {
         await audit(
@@ -304,7 +307,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       410: { ...problem, description: 'The export expired' },
     },
     handler: async (ctx, { params }) => {
-      const found = await lookupExport(deps.db, deps, tenant(ctx), params.key);
+      const found = await lookupExport(deps.db, deps, ctx.state.principal!.tenantId, params.key);
       if (found.state === 'missing')
         throw new NotFoundError('No export with this key exists for this organization.');
       if (found.state === 'expired')
@@ -345,7 +348,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       404: { ...problem, description: 'No such gradebook for this organization' },
     },
     handler: async (ctx, { params }) => {
-      const found = await getGradebook(deps.db, tenant(ctx), params.gradebook);
+      const found = await getGradebook(deps.db, scope(ctx), params.gradebook);
       if (!found) throw new NotFoundError(`Gradebook ${params.gradebook} does not exist.`);
       ctx.body = found;
     },
@@ -361,9 +364,9 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       ...common,
     },
     handler: async (ctx, { body }) => {
-      checkOrigin(ctx, body);
       format(body, ['json']);
-      ctx.body = await collectGradebooks(deps.db, tenant(ctx), body);
+      precheck(ctx, body, 'model');
+      ctx.body = await collectGradebooks(deps.db, scope(ctx), body);
       await record(ctx, 'collect', body);
     },
   });
@@ -375,8 +378,8 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     ...bodyDocs,
     responses: { 200: { description: 'How many match', schema: countResultSchema }, ...common },
     handler: async (ctx, { body }) => {
-      checkOrigin(ctx, body);
-      ctx.body = await countGradebooks(deps.db, tenant(ctx), body);
+      precheck(ctx, body, 'model');
+      ctx.body = await countGradebooks(deps.db, scope(ctx), body);
       await record(ctx, 'count', body);
     },
   });
@@ -390,17 +393,11 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     ...bodyDocs,
     responses: { 200: { description: 'A JSON or CSV file' }, ...common },
     handler: async (ctx, { body }) => {
-      checkOrigin(ctx, body);
       const fmt = format(body, ['json', 'csv']);
+      precheck(ctx, body, 'model');
       const fields = projection(body.filter, 'model');
-      applySort(
-        deps.db,
-        matchingGradebooks(deps.db, tenant(ctx), body),
-        body.filter?.sort,
-        'model',
-      );
       await record(ctx, 'download', body);
-      const rows = streamGradebooks(deps.db, tenant(ctx), body, fields) as AsyncIterable<
+      const rows = streamGradebooks(deps.db, scope(ctx), body, fields) as AsyncIterable<
         Record<string, unknown>
       >;
       ctx.type = CONTENT_TYPES[fmt];
@@ -419,9 +416,9 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       ...common,
     },
     handler: async (ctx, { body }) => {
-      checkOrigin(ctx, body);
       format(body, ['json']);
-      ctx.body = await searchGradebooks(deps.db, tenant(ctx), body);
+      precheck(ctx, body, 'match');
+      ctx.body = await searchGradebooks(deps.db, scope(ctx), body);
       await record(ctx, 'search', body);
     },
   });

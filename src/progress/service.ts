@@ -11,8 +11,12 @@ import {
   LEARNER_ROLE,
   matchingGradebooks,
   paging,
+  parseSort,
   pick,
   projection,
+  sortNeedsCourse,
+  type Scope,
+  type Shape,
 } from './query.js';
 import type { Criteria, GradebookMatch, GradebookModel } from './schemas.js';
 
@@ -20,7 +24,6 @@ export interface BaseRow {
   gb_id: number;
   course_id: number;
   gradebook_id: string;
-  organization_id: string;
   class_id: string;
   achievement_id: string | null;
   achievement_title: string | null;
@@ -58,13 +61,17 @@ async function instructors(db: Db, courseIds: number[]): Promise<Map<number, str
   return new Map([...names].map(([id, list]) => [id, list.join(', ')]));
 }
 
-function model(row: BaseRow, instructorNames: string | undefined): GradebookModel {
+function model(
+  row: BaseRow,
+  instructorNames: string | undefined,
+  organizationId: string,
+): GradebookModel {
   return {
     achievementId: row.achievement_id,
     eventId: row.class_id,
     frameworkId: row.framework_id,
     gradebookId: row.gradebook_id,
-    organizationId: row.organization_id,
+    organizationId,
     periodId: row.period_id,
     isLocked: toBool(row.is_locked),
     gradebookTitle: row.gradebook_title,
@@ -82,57 +89,72 @@ function model(row: BaseRow, instructorNames: string | undefined): GradebookMode
   };
 }
 
-async function models(db: Db, rows: BaseRow[]): Promise<GradebookModel[]> {
+async function models(db: Db, scope: Scope, rows: BaseRow[]): Promise<GradebookModel[]> {
   const names = await instructors(
     db,
     rows.map((r) => r.course_id),
   );
-  return rows.map((r) => model(r, names.get(r.course_id)));
+  return rows.map((r) => model(r, names.get(r.course_id), scope.organizationId));
 }
 
 export async function getGradebook(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   gradebookId: string,
 ): Promise<GradebookModel | null> {
-  const row = (await matchingGradebooks(db, tenantId, { identifier: gradebookId })
+  const row = (await matchingGradebooks(db, scope, { identifier: gradebookId }, true)
     .select(BASE_COLUMNS)
     .first()) as BaseRow | undefined;
-  return row ? (await models(db, [row]))[0]! : null;
+  return row ? (await models(db, scope, [row]))[0]! : null;
 }
 
-export async function gradebookExists(
-  db: Db,
-  tenantId: number,
-  gradebookId: string,
-): Promise<boolean> {
+export async function gradebookExists(db: Db, scope: Scope, gradebookId: string): Promise<boolean> {
   const row = await db('gradebooks')
-    .where({ tenant_id: tenantId, uuid: gradebookId.toLowerCase() })
+    .where({ tenant_id: scope.tenantId, uuid: gradebookId.toLowerCase() })
     .first('id');
   return row !== undefined;
 }
 
+/**
+ * A page of matches in two steps: the ids, filtered, sorted and cut from the
+ * narrowest query that can (the class is joined only when needed), then the
+ * page's rows with their class.
+ */
+async function page(db: Db, scope: Scope, criteria: Criteria, shape: Shape): Promise<BaseRow[]> {
+  const terms = parseSort(criteria.filter?.sort, shape);
+  const { pageSize, offset } = paging(criteria.filter);
+  const ids = matchingGradebooks(db, scope, criteria, sortNeedsCourse(terms))
+    .select('gb.id')
+    .limit(pageSize)
+    .offset(offset);
+  applySort(ids, terms);
+  const order = ((await ids) as Array<{ id: number }>).map((r) => r.id);
+  if (order.length === 0) return [];
+  const rows = (await db('gradebooks as gb')
+    .join('courses as c', 'c.id', 'gb.course_id')
+    .whereIn('gb.id', order)
+    .select(BASE_COLUMNS)) as BaseRow[];
+  const byId = new Map(rows.map((r) => [r.gb_id, r]));
+  return order.map((id) => byId.get(id)!);
+}
+
 export async function collectGradebooks(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   criteria: Criteria,
 ): Promise<Array<Partial<GradebookModel>>> {
   const fields = projection(criteria.filter, 'model');
-  const { pageSize, offset } = paging(criteria.filter);
-  const q = matchingGradebooks(db, tenantId, criteria)
-    .select(BASE_COLUMNS)
-    .limit(pageSize)
-    .offset(offset);
-  applySort(db, q, criteria.filter?.sort, 'model');
-  return (await models(db, (await q) as BaseRow[])).map((m) => pick(m, fields));
+  return (await models(db, scope, await page(db, scope, criteria, 'model'))).map((m) =>
+    pick(m, fields),
+  );
 }
 
 export async function countGradebooks(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   criteria: Criteria,
 ): Promise<{ count: number; summary: string | null }> {
-  const [{ n }] = await matchingGradebooks(db, tenantId, criteria).count({ n: '*' });
+  const [{ n }] = await matchingGradebooks(db, scope, criteria).count({ n: '*' });
   const count = Number(n);
   return { count, summary: `${count} gradebook${count === 1 ? '' : 's'}` };
 }
@@ -199,17 +221,11 @@ async function matchCounts(
 
 export async function searchGradebooks(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   criteria: Criteria,
 ): Promise<Array<Partial<GradebookMatch>>> {
   const fields = projection(criteria.filter, 'match');
-  const { pageSize, offset } = paging(criteria.filter);
-  const q = matchingGradebooks(db, tenantId, criteria)
-    .select(BASE_COLUMNS)
-    .limit(pageSize)
-    .offset(offset);
-  applySort(db, q, criteria.filter?.sort, 'match');
-  const rows = (await q) as BaseRow[];
+  const rows = await page(db, scope, criteria, 'match');
   const counts = await matchCounts(
     db,
     rows.map((r) => r.course_id),
@@ -240,15 +256,15 @@ export async function searchGradebooks(
  */
 export async function* streamGradebooks(
   db: Db,
-  tenantId: number,
+  scope: Scope,
   criteria: Criteria,
   fields: string[],
 ): AsyncGenerator<Partial<GradebookModel>> {
-  const q = matchingGradebooks(db, tenantId, criteria).select(BASE_COLUMNS);
-  applySort(db, q, criteria.filter?.sort, 'model');
+  const q = matchingGradebooks(db, scope, criteria, true).select(BASE_COLUMNS);
+  applySort(q, parseSort(criteria.filter?.sort, 'model'));
   let batch: BaseRow[] = [];
   const flush = async () => {
-    const out = (await models(db, batch)).map((m) => pick(m, fields));
+    const out = (await models(db, scope, batch)).map((m) => pick(m, fields));
     batch = [];
     return out;
   };
