@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config/index.js';
 import { createApp } from '../src/app.js';
-import { loadSigningSecret, TokenService } from '../src/auth/tokens.js';
+import { buildDeps } from '../src/bootstrap.js';
 import type { AppDeps } from '../src/deps.js';
 import { createDb } from '../src/db/knex.js';
 import { migrateLatest } from '../src/db/migrate.js';
@@ -41,14 +41,7 @@ export async function startServer(
     poolMax: config.DATABASE_POOL_MAX,
   });
   await migrateLatest(db);
-  const secret = await loadSigningSecret(db, undefined, new Date().toISOString());
-  const deps: AppDeps = {
-    config,
-    db,
-    logger: createLogger({ level: 'warn' }),
-    clock: systemClock,
-    tokens: new TokenService(secret, 3600),
-  };
+  const deps: AppDeps = await buildDeps(config, db, createLogger({ level: 'warn' }), systemClock);
   const { koa } = createApp(deps);
   const server = http.createServer(koa.callback());
   server.keepAliveTimeout = 60000;

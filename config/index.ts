@@ -60,6 +60,14 @@ export const settingsSchema = z.object({
   JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60000).default(500),
   JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
+  LTI_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  LTI_COOKIE_SECURE: bool.optional(),
+  LTI_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  LTI_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  LTI_LOGIN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+  LTI_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(28800),
+  LTI_KEYSET_TTL_SECONDS: z.coerce.number().int().min(0).max(86400).default(3600),
+  LTI_SCORE_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60000).default(0),
   DEMO: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
 });
@@ -73,6 +81,8 @@ export interface Config extends Settings {
   readonly sqliteFile: string;
   /** Base URL the service is reached at, used in links it prints or returns. */
   readonly publicUrl: string;
+  /** Whether LTI cookies are Secure (and SameSite=None, for LMS iframes): LTI_COOKIE_SECURE, else an https PUBLIC_URL. */
+  readonly cookieSecure: boolean;
 }
 
 export class ConfigError extends Error {
@@ -105,13 +115,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const settings = parsed.data;
   const dataDir = path.resolve(settings.DATA_DIR);
+  const publicUrl =
+    settings.PUBLIC_URL ??
+    `http://${settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST}:${settings.PORT}`;
   const config: Config = {
     ...settings,
     dataDir,
     sqliteFile: path.join(dataDir, 'gradebridge.sqlite'),
-    publicUrl:
-      settings.PUBLIC_URL ??
-      `http://${settings.HOST === '0.0.0.0' || settings.HOST === '::' ? 'localhost' : settings.HOST}:${settings.PORT}`,
+    publicUrl,
+    cookieSecure: settings.LTI_COOKIE_SECURE ?? publicUrl.startsWith('https://'),
   };
   return Object.freeze(config);
 }

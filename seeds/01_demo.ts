@@ -4,22 +4,16 @@
  * the API uses. Development and demo only; tests build their own data.
  */
 import type { Knex } from 'knex';
-import { TokenService } from '../src/auth/tokens.js';
 import { loadConfig } from '../config/index.js';
+import { buildDeps } from '../src/bootstrap.js';
+import { systemClock } from '../src/db/time.js';
 import { demoInstructions, ensureDemoTenant } from '../src/demo/bootstrap.js';
 import { seedDemoCourse } from '../src/demo/course.js';
 import { createLogger } from '../src/logger.js';
-import { systemClock } from '../src/db/time.js';
 
 export async function seed(knex: Knex): Promise<void> {
   const config = loadConfig();
-  const deps = {
-    config,
-    db: knex,
-    logger: createLogger({ level: 'warn' }),
-    clock: systemClock,
-    tokens: new TokenService('unused-for-seeding-unused-for-seeding', 60),
-  };
+  const deps = await buildDeps(config, knex, createLogger({ level: 'warn' }), systemClock);
   const demo = await ensureDemoTenant(deps);
   if (demo) process.stdout.write(demoInstructions(config.publicUrl, demo));
   const tenant = await knex('tenants').orderBy('id').first('id');

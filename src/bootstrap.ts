@@ -1,12 +1,40 @@
 import type { Config } from '../config/index.js';
 import { loadSigningSecret, TokenService } from './auth/tokens.js';
 import type { AppDeps } from './deps.js';
-import { createDb, dbOptionsFromConfig } from './db/knex.js';
+import { createDb, dbOptionsFromConfig, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { isoNow, systemClock, type Clock } from './db/time.js';
 import type { Logger } from './logger.js';
+import { LtiTool } from './lti/tool.js';
 
-/** Opens the database, brings its schema up to date and loads the token key. */
+/** Builds the dependencies on an open, migrated database: shared secrets, tokens, the LTI tool. */
+export async function buildDeps(
+  config: Config,
+  db: Db,
+  logger: Logger,
+  clock: Clock,
+): Promise<AppDeps> {
+  const now = isoNow(clock);
+  const tokenSecret = await loadSigningSecret(db, 'api-tokens', config.TOKEN_SIGNING_SECRET, now);
+  const lti = await LtiTool.create({
+    config,
+    db,
+    logger,
+    clock,
+    encryptionKey: await loadSigningSecret(db, 'lti-encryption', config.LTI_ENCRYPTION_KEY, now),
+    sessionSecret: await loadSigningSecret(db, 'lti-sessions', undefined, now),
+  });
+  return {
+    config,
+    db,
+    logger,
+    clock,
+    tokens: new TokenService(tokenSecret, config.TOKEN_TTL_SECONDS),
+    lti,
+  };
+}
+
+/** Opens the database, brings its schema up to date and builds the dependencies. */
 export async function openDeps(
   config: Config,
   logger: Logger,
@@ -16,14 +44,7 @@ export async function openDeps(
   try {
     const applied = await migrateLatest(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    const secret = await loadSigningSecret(db, config.TOKEN_SIGNING_SECRET, isoNow(clock));
-    return {
-      config,
-      db,
-      logger,
-      clock,
-      tokens: new TokenService(secret, config.TOKEN_TTL_SECONDS),
-    };
+    return await buildDeps(config, db, logger, clock);
   } catch (err) {
     await db.destroy();
     throw err;

@@ -3,6 +3,7 @@ import type { TokenService } from './auth/tokens.js';
 import type { Db } from './db/knex.js';
 import type { Clock } from './db/time.js';
 import type { Logger } from './logger.js';
+import type { LtiTool } from './lti/tool.js';
 
 /** What the app and its services are built from; tests build their own. */
 export interface AppDeps {
@@ -11,4 +12,5 @@ export interface AppDeps {
   logger: Logger;
   clock: Clock;
   tokens: TokenService;
+  lti: LtiTool;
 }

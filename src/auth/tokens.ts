@@ -84,17 +84,17 @@ export class TokenService {
 }
 
 /**
- * The token signing secret: TOKEN_SIGNING_SECRET when set, otherwise one
- * generated on first start and kept in the database, so every instance on the
- * same database verifies the others' tokens.
+ * A secret for `purpose` (api-tokens, lti-encryption, lti-sessions): the
+ * configured one when set, otherwise one generated on first start and kept in
+ * the database, so every instance on the same database shares it.
  */
 export async function loadSigningSecret(
   db: Db,
+  purpose: string,
   configured: string | undefined,
   now: string,
 ): Promise<string> {
   if (configured) return configured;
-  const purpose = 'api-tokens';
   await db('signing_keys')
     .insert({ purpose, secret: randomBytes(48).toString('base64url'), created_at: now })
     .onConflict('purpose')

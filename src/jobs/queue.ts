@@ -7,8 +7,10 @@ export interface EnqueueOptions {
   runAt?: string;
   priority?: number;
   maxAttempts?: number;
-  /** At most one job with this key: a second enqueue with it is a no-op. */
+  /** At most one job with this key, ever: a second enqueue with it is a no-op. */
   dedupeKey?: string;
+  /** At most one *queued* job with this key: enqueueing again while one waits is a no-op; the key is released when the job starts. */
+  queueKey?: string;
 }
 
 /**
@@ -34,13 +36,13 @@ export async function enqueue(
       max_attempts: options.maxAttempts ?? 10,
       run_at: options.runAt ?? now,
       dedupe_key: options.dedupeKey ?? null,
+      queue_key: options.queueKey ?? null,
       created_at: now,
       updated_at: now,
     })
     .returning('id');
-  const rows = (
-    options.dedupeKey ? await query.onConflict('dedupe_key').ignore() : await query
-  ) as Array<{
+  const conflict = options.dedupeKey ? 'dedupe_key' : options.queueKey ? 'queue_key' : null;
+  const rows = (conflict ? await query.onConflict(conflict).ignore() : await query) as Array<{
     id: number;
   }>;
   return rows[0]?.id ?? null;
@@ -76,7 +78,7 @@ export async function claimJobs(
      where (state = 'queued' and run_at <= ?) or (state = 'running' and locked_until < ?)
      order by priority desc, run_at, id limit ?${skipLocked}`;
   const result = await db.raw(
-    `update jobs set state = 'running', attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ?
+    `update jobs set state = 'running', attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ?, queue_key = null
       where id in (${candidates})
       returning id, name, tenant_id, payload, attempts, max_attempts`,
     [worker, until, now, now, now, limit],

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../config/index.js';
 import { createApp, type App } from '../../src/app.js';
-import { loadSigningSecret, TokenService } from '../../src/auth/tokens.js';
+import { buildDeps } from '../../src/bootstrap.js';
 import type { AppDeps } from '../../src/deps.js';
 import type { Db } from '../../src/db/knex.js';
 import { migrateLatest } from '../../src/db/migrate.js';
@@ -70,14 +70,7 @@ export async function buildContext(options: BuildOptions = {}): Promise<TestCont
   const clock = new TestClock();
   const logs = new LogCapture();
   const logger = createLogger({ level: config.LOG_LEVEL }, logs);
-  const secret = await loadSigningSecret(db, config.TOKEN_SIGNING_SECRET, new Date().toISOString());
-  const deps: AppDeps = {
-    config,
-    db,
-    logger,
-    clock,
-    tokens: new TokenService(secret, config.TOKEN_TTL_SECONDS),
-  };
+  const deps: AppDeps = await buildDeps(config, db, logger, clock);
   const app = createApp(deps);
   return { database, db, config, deps, app, clock, logs, http: supertest(app.koa.callback()) };
 }

@@ -1,0 +1,223 @@
+import type { ActivityProgress, GradingProgress, MessageType } from './vocabulary.js';
+
+export interface LmsEmulatorOptions {
+  /** 0 = a random free port (default). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default: the emulator's own base URL. */
+  issuer?: string;
+  /** Default page size of AGS and NRPS containers (default 100). */
+  pageSize?: number;
+  /** Artificial delay before answering GET /jwks, for benchmarks (default 0). */
+  keysetDelayMs?: number;
+  /** Default 3600. */
+  accessTokenTtlSeconds?: number;
+  /** Default 300. */
+  idTokenTtlSeconds?: number;
+}
+
+export interface ToolInput {
+  name: string;
+  loginUrl: string;
+  launchUrl: string;
+  keysetUrl: string;
+  /** Default [launchUrl]. */
+  redirectUris?: string[];
+  /** Default: a new random client id. */
+  clientId?: string;
+  /** Default: one new deployment id. */
+  deploymentIds?: string[];
+  /** Service scopes the tool may ask tokens for. Default: every AGS and NRPS scope. */
+  scopes?: string[];
+}
+
+export interface ToolRecord {
+  clientId: string;
+  name: string;
+  loginUrl: string;
+  launchUrl: string;
+  keysetUrl: string;
+  redirectUris: string[];
+  deploymentIds: string[];
+  scopes: string[];
+  /** Tool-level custom parameters (from Dynamic Registration). */
+  custom: Record<string, string>;
+  /** Where deep linking requests go when the tool named one (Dynamic Registration messages). */
+  deepLinkingUrl?: string;
+  /** The registration request as the tool sent it, for dynamically registered tools. */
+  registration?: Record<string, unknown>;
+}
+
+export interface ContextInput {
+  id: string;
+  label?: string;
+  title?: string;
+  type?: string[];
+  lisCourseSourcedId?: string;
+}
+
+export interface ContextRecord {
+  id: string;
+  label?: string;
+  title?: string;
+  type: string[];
+  lisCourseSourcedId?: string;
+}
+
+export type MemberStatus = 'Active' | 'Inactive';
+
+export interface MemberInput {
+  userId: string;
+  name?: string;
+  givenName?: string;
+  familyName?: string;
+  email?: string;
+  roles: string[];
+  lisPersonSourcedId?: string;
+  status?: MemberStatus;
+}
+
+export interface MemberRecord {
+  contextId: string;
+  userId: string;
+  name?: string;
+  givenName?: string;
+  familyName?: string;
+  email?: string;
+  roles: string[];
+  lisPersonSourcedId?: string;
+  status: MemberStatus;
+}
+
+export interface ResourceLinkInput {
+  id: string;
+  title?: string;
+  custom?: Record<string, string>;
+}
+
+export interface ResourceLinkRecord {
+  id: string;
+  contextId: string;
+  title?: string;
+  description?: string;
+  custom?: Record<string, string>;
+  /** Launch URL chosen by the tool (deep linking); the tool's launch URL otherwise. */
+  url?: string;
+  /** The tool the link belongs to, when a tool created it; any tool may launch it otherwise. */
+  clientId?: string;
+}
+
+export interface LineItemInput {
+  label: string;
+  scoreMaximum: number;
+  resourceId?: string;
+  tag?: string;
+  resourceLinkId?: string;
+  startDateTime?: string;
+  endDateTime?: string;
+}
+
+export interface LineItem {
+  /** The line item's URL. */
+  id: string;
+  contextId: string;
+  label: string;
+  scoreMaximum: number;
+  resourceId?: string;
+  tag?: string;
+  resourceLinkId?: string;
+  startDateTime?: string;
+  endDateTime?: string;
+  gradesReleased?: boolean;
+}
+
+export interface ResultInput {
+  resultScore?: number;
+  resultMaximum?: number;
+  comment?: string;
+  timestamp?: string;
+}
+
+export interface Result {
+  /** The result's URL. */
+  id: string;
+  /** The line item's URL. */
+  scoreOf: string;
+  userId: string;
+  resultScore?: number;
+  resultMaximum?: number;
+  comment?: string;
+  /** Progress and timestamp of the last score accepted for it, or when it was set. */
+  activityProgress?: ActivityProgress;
+  gradingProgress?: GradingProgress;
+  timestamp?: string;
+}
+
+export interface Score {
+  userId: string;
+  scoreGiven?: number;
+  scoreMaximum?: number;
+  comment?: string;
+  timestamp: string;
+  activityProgress: ActivityProgress;
+  gradingProgress: GradingProgress;
+  submission?: { startedAt?: string; submittedAt?: string };
+  [extension: string]: unknown;
+}
+
+export interface ScoreRecord {
+  lineItemId: string;
+  clientId: string;
+  receivedAt: string;
+  score: Score;
+  /** True when the score was not newer than the last accepted one and so changed nothing. */
+  ignored: boolean;
+}
+
+export interface DeepLinkReturn {
+  receivedAt: string;
+  /** False when the response was rejected; error says why. */
+  accepted: boolean;
+  error?: string;
+  /** The decoded JWT header and claims, when the JWT could be decoded at all. */
+  header?: Record<string, unknown>;
+  claims?: Record<string, unknown>;
+  clientId?: string;
+  deploymentId?: string;
+  contextId?: string;
+  userId?: string;
+  contentItems: Record<string, unknown>[];
+  msg?: string;
+  log?: string;
+  errormsg?: string;
+  errorlog?: string;
+  createdResourceLinks: ResourceLinkRecord[];
+  createdLineItems: LineItem[];
+  /** Content items of types this platform does not accept, left out. */
+  ignoredItems: Record<string, unknown>[];
+}
+
+export interface LoginInitiationOptions {
+  toolClientId: string;
+  userId: string;
+  contextId?: string;
+  resourceLinkId?: string;
+  messageType?: MessageType;
+  deploymentId?: string;
+  targetLinkUri?: string;
+}
+
+export interface EmulatorStats {
+  keysetRequests: number;
+  tokenRequests: number;
+  authRequests: number;
+}
+
+export interface EmulatorEndpoints {
+  authorization: string;
+  token: string;
+  keyset: string;
+  openidConfiguration: string;
+  registration: string;
+}

@@ -1,0 +1,294 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Db } from '../db/knex.js';
+import type { LtiEngine } from './engine.js';
+import type { KeysetCache } from './keyset-cache.js';
+
+export const CLAIM = {
+  messageType: 'https://purl.imsglobal.org/spec/lti/claim/message_type',
+  version: 'https://purl.imsglobal.org/spec/lti/claim/version',
+  deploymentId: 'https://purl.imsglobal.org/spec/lti/claim/deployment_id',
+  targetLinkUri: 'https://purl.imsglobal.org/spec/lti/claim/target_link_uri',
+  resourceLink: 'https://purl.imsglobal.org/spec/lti/claim/resource_link',
+  roles: 'https://purl.imsglobal.org/spec/lti/claim/roles',
+  context: 'https://purl.imsglobal.org/spec/lti/claim/context',
+  lis: 'https://purl.imsglobal.org/spec/lti/claim/lis',
+  custom: 'https://purl.imsglobal.org/spec/lti/claim/custom',
+  platform: 'https://purl.imsglobal.org/spec/lti/claim/tool_platform',
+  ags: 'https://purl.imsglobal.org/spec/lti-ags/claim/endpoint',
+  nrps: 'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice',
+  deepLinking: 'https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings',
+} as const;
+
+/** A launch refused: `reason` is shown on the error page (it never holds secrets). */
+export class LaunchError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** The claims gradebridge reads, checked. */
+export interface LaunchClaims {
+  issuer: string;
+  clientId: string;
+  deploymentId: string;
+  sub: string;
+  messageType: 'LtiResourceLinkRequest' | 'LtiDeepLinkingRequest';
+  roles: string[];
+  name: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  email: string | null;
+  context: { id: string; label: string | null; title: string | null } | null;
+  resourceLink: { id: string; title: string | null } | null;
+  lis: {
+    courseOfferingSourcedId: string | null;
+    courseSectionSourcedId: string | null;
+    personSourcedId: string | null;
+  };
+  ags: { scopes: string[]; lineItemsUrl: string | null; lineItemUrl: string | null } | null;
+  membershipsUrl: string | null;
+  deepLinking: {
+    deep_link_return_url: string;
+    data?: string;
+    accept_types?: string[];
+    accept_multiple?: boolean;
+  } | null;
+}
+
+export interface VerifiedLaunch {
+  claims: LaunchClaims;
+  tenantId: number;
+  deploymentRowId: number;
+  pem: string;
+}
+
+export interface LaunchCheckOptions {
+  db: Db;
+  engine: LtiEngine;
+  keysets: KeysetCache;
+  clockToleranceSeconds: number;
+  maxAgeSeconds: number;
+  now: () => number;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+
+/**
+ * Everything ltijs leaves unchecked or checks loosely, before ltijs sees the
+ * launch: the state must be one this tool issued at login, unused and not
+ * expired; the nonce must be the one issued with that state (and it is used
+ * up here); only RS256 signatures, with a kid, from the platform's keyset
+ * (cached); iss and aud must match the login; several audiences need the
+ * tool's azp; iat and exp within a small clock tolerance; the deployment must
+ * be registered (it names the tenant); and the LTI claims must be present and
+ * well formed.
+ */
+export async function checkLaunch(
+  o: LaunchCheckOptions,
+  body: Record<string, unknown>,
+  stateCookieIssuer: string | undefined,
+): Promise<VerifiedLaunch> {
+  const idToken = str(body.id_token);
+  const state = str(body.state);
+  if (!idToken) throw new LaunchError(400, 'The launch carries no id_token.');
+  if (!state) throw new LaunchError(400, 'The launch carries no state.');
+  const login = await o.db('lti_logins').where({ state }).first();
+  if (!login) throw new LaunchError(401, 'The state was not issued by this tool.');
+  if (login.used_at) throw new LaunchError(401, 'This login was already used.');
+  if (Date.parse(login.expires_at) <= o.now())
+    throw new LaunchError(401, 'The login expired; launch again.');
+  if (stateCookieIssuer === undefined) {
+    throw new LaunchError(
+      401,
+      'The state cookie set at login is missing (the browser did not send it back).',
+    );
+  }
+  if (stateCookieIssuer !== login.issuer)
+    throw new LaunchError(401, 'The state cookie does not match this login.');
+
+  const decoded = jwt.decode(idToken, { complete: true });
+  if (!decoded || typeof decoded.payload !== 'object')
+    throw new LaunchError(400, 'The id_token is not a JWT.');
+  const { header } = decoded;
+  const payload = decoded.payload as Record<string, unknown>;
+  if (header.alg !== 'RS256')
+    throw new LaunchError(
+      401,
+      `The id_token is signed with ${header.alg}; only RS256 is accepted.`,
+    );
+  if (!header.kid) throw new LaunchError(401, 'The id_token header has no kid.');
+  if (payload.iss !== login.issuer)
+    throw new LaunchError(401, 'The id_token was issued by another platform than the login.');
+  const aud = Array.isArray(payload.aud) ? (payload.aud as unknown[]) : [payload.aud];
+  if (!aud.includes(login.client_id))
+    throw new LaunchError(401, "The id_token's audience is not this tool.");
+  if (aud.length > 1 && payload.azp !== login.client_id) {
+    throw new LaunchError(
+      401,
+      'The id_token names several audiences without this tool as its authorized party (azp).',
+    );
+  }
+
+  const platform = await o.engine.platform(login.issuer, login.client_id);
+  if (!platform) throw new LaunchError(401, 'The platform is not registered with this tool.');
+  if (!platform.active) throw new LaunchError(401, 'The platform is registered but not active.');
+  let key: KeyObject | null;
+  try {
+    key =
+      platform.authConfig.method === 'JWK_SET'
+        ? await o.keysets.key(platform.authConfig.key, header.kid)
+        : createPublicKey(
+            platform.authConfig.method === 'JWK_KEY'
+              ? { key: JSON.parse(platform.authConfig.key) as never, format: 'jwk' }
+              : platform.authConfig.key,
+          );
+  } catch {
+    throw new LaunchError(502, "The platform's keyset could not be read; try again.");
+  }
+  if (!key) throw new LaunchError(401, `The platform's keyset has no key "${header.kid}".`);
+  const pem = key.export({ type: 'spki', format: 'pem' }) as string;
+  try {
+    jwt.verify(idToken, pem, {
+      algorithms: ['RS256'],
+      clockTolerance: o.clockToleranceSeconds,
+      clockTimestamp: Math.floor(o.now() / 1000),
+    });
+  } catch (err) {
+    const message =
+      err instanceof jwt.TokenExpiredError
+        ? 'The id_token has expired.'
+        : 'The id_token signature is not valid.';
+    throw new LaunchError(401, message);
+  }
+  const nowS = o.now() / 1000;
+  if (typeof payload.exp !== 'number') throw new LaunchError(401, 'The id_token has no exp.');
+  if (typeof payload.iat !== 'number') throw new LaunchError(401, 'The id_token has no iat.');
+  if (payload.iat > nowS + o.clockToleranceSeconds)
+    throw new LaunchError(401, 'The id_token was issued in the future (iat).');
+  if (nowS - payload.iat > o.maxAgeSeconds + o.clockToleranceSeconds)
+    throw new LaunchError(401, 'The id_token is too old (iat).');
+
+  if (payload.nonce !== login.nonce)
+    throw new LaunchError(401, 'The nonce is not the one issued at this login.');
+  const used = await o
+    .db('lti_logins')
+    .where({ state })
+    .whereNull('used_at')
+    .update({ used_at: new Date(o.now()).toISOString() });
+  if (used !== 1) throw new LaunchError(401, 'This login was already used.');
+
+  const claims = readClaims(payload, login.client_id);
+  const deployment = await o
+    .db('lti_deployments')
+    .where({
+      issuer: claims.issuer,
+      client_id: claims.clientId,
+      deployment_id: claims.deploymentId,
+    })
+    .first('id', 'tenant_id');
+  if (!deployment)
+    throw new LaunchError(
+      401,
+      `Deployment "${claims.deploymentId}" is not registered with this tool.`,
+    );
+  return { claims, tenantId: deployment.tenant_id, deploymentRowId: deployment.id, pem };
+}
+
+/** Reads and checks the LTI claims of a verified id_token. */
+export function readClaims(p: Record<string, unknown>, clientId: string): LaunchClaims {
+  const version = p[CLAIM.version];
+  if (version === undefined) throw new LaunchError(400, 'The id_token has no LTI version claim.');
+  if (version !== '1.3.0')
+    throw new LaunchError(400, `LTI version "${String(version)}" is not 1.3.0.`);
+  const messageType = p[CLAIM.messageType];
+  if (messageType === undefined)
+    throw new LaunchError(400, 'The id_token has no message_type claim.');
+  if (messageType !== 'LtiResourceLinkRequest' && messageType !== 'LtiDeepLinkingRequest') {
+    throw new LaunchError(400, `"${String(messageType)}" is not an LTI message this tool accepts.`);
+  }
+  const deploymentId = str(p[CLAIM.deploymentId]);
+  if (!deploymentId) throw new LaunchError(400, 'The id_token has no deployment_id claim.');
+  const sub = str(p.sub);
+  if (!sub) throw new LaunchError(400, 'The id_token has no sub (the user).');
+  const roles = p[CLAIM.roles];
+  if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) {
+    throw new LaunchError(400, 'The id_token has no roles claim (an empty list is fine).');
+  }
+  const link = obj(p[CLAIM.resourceLink]);
+  if (messageType === 'LtiResourceLinkRequest' && !str(link?.id)) {
+    throw new LaunchError(400, 'The resource link launch has no resource_link id.');
+  }
+  const dl = obj(p[CLAIM.deepLinking]);
+  if (messageType === 'LtiDeepLinkingRequest' && !str(dl?.deep_link_return_url)) {
+    throw new LaunchError(400, 'The deep linking launch has no deep_link_return_url.');
+  }
+  const context = obj(p[CLAIM.context]);
+  const lis = obj(p[CLAIM.lis]) ?? {};
+  const ags = obj(p[CLAIM.ags]);
+  const nrps = obj(p[CLAIM.nrps]);
+  return {
+    issuer: p.iss as string,
+    clientId,
+    deploymentId,
+    sub,
+    messageType,
+    roles: roles as string[],
+    name: str(p.name),
+    givenName: str(p.given_name),
+    familyName: str(p.family_name),
+    email: str(p.email),
+    context:
+      context && str(context.id)
+        ? { id: context.id as string, label: str(context.label), title: str(context.title) }
+        : null,
+    resourceLink: link && str(link.id) ? { id: link.id as string, title: str(link.title) } : null,
+    lis: {
+      courseOfferingSourcedId: str(lis.course_offering_sourcedid),
+      courseSectionSourcedId: str(lis.course_section_sourcedid),
+      personSourcedId: str(lis.person_sourcedid),
+    },
+    ags: ags
+      ? {
+          scopes: Array.isArray(ags.scope)
+            ? (ags.scope as unknown[]).filter((s): s is string => typeof s === 'string')
+            : [],
+          lineItemsUrl: str(ags.lineitems),
+          lineItemUrl: str(ags.lineitem),
+        }
+      : null,
+    membershipsUrl: str(nrps?.context_memberships_url),
+    deepLinking: dl
+      ? {
+          deep_link_return_url: dl.deep_link_return_url as string,
+          ...(str(dl.data) ? { data: dl.data as string } : {}),
+          ...(Array.isArray(dl.accept_types) ? { accept_types: dl.accept_types as string[] } : {}),
+          ...(dl.accept_multiple !== undefined
+            ? { accept_multiple: dl.accept_multiple === true || dl.accept_multiple === 'true' }
+            : {}),
+        }
+      : null,
+  };
+}
+
+/** Whether the roles make the user course staff (instructor, teaching assistant, administrator, content developer). */
+export function isStaff(roles: string[]): boolean {
+  return roles.some(
+    (r) =>
+      /(^|[#/])(Instructor|TeachingAssistant|Administrator|ContentDeveloper)$/.test(r) ||
+      /#Instructor#/.test(r),
+  );
+}
+
+/** The enrollment role gradebridge stores for an LTI role list. */
+export function enrollmentRole(roles: string[]): string {
+  if (roles.some((r) => /TeachingAssistant$/.test(r))) return 'TeachingAssistant';
+  if (roles.some((r) => /(^|[#/])Instructor$/.test(r))) return 'Instructor';
+  if (roles.some((r) => /(^|[#/])(Administrator|ContentDeveloper)$/.test(r))) return 'Instructor';
+  return 'Learner';
+}

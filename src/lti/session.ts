@@ -1,0 +1,85 @@
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+
+/**
+ * The tool's own session after a launch: a short-lived HS256 token carried in
+ * the page's links and forms, not in a cookie, so the pages work inside an
+ * LMS iframe where third-party cookies are blocked.
+ */
+const ALGORITHM = 'HS256' as const;
+const AUDIENCE = 'gradebridge-lti-session';
+
+const sessionSchema = z.object({
+  t: z.number().int(),
+  u: z.number().int(),
+  c: z.number().int(),
+  x: z.number().int(),
+  s: z.boolean(),
+  dl: z
+    .object({
+      deep_link_return_url: z.string(),
+      data: z.string().optional(),
+      accept_types: z.array(z.string()).optional(),
+      accept_multiple: z.boolean().optional(),
+    })
+    .optional(),
+  dep: z.string().optional(),
+});
+
+export interface LtiSession {
+  tenantId: number;
+  userId: number;
+  courseId: number;
+  ltiContextId: number;
+  /** Course staff (instructor, TA, admin) see the whole course; learners only themselves. */
+  staff: boolean;
+  /** Present for a deep linking launch: where and how to answer. */
+  deepLinking?: z.output<typeof sessionSchema>['dl'];
+  deploymentId?: string;
+}
+
+export class SessionTokens {
+  constructor(
+    private readonly secret: string,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  issue(s: LtiSession): string {
+    return jwt.sign(
+      {
+        t: s.tenantId,
+        u: s.userId,
+        c: s.courseId,
+        x: s.ltiContextId,
+        s: s.staff,
+        ...(s.deepLinking ? { dl: s.deepLinking } : {}),
+        ...(s.deploymentId ? { dep: s.deploymentId } : {}),
+      },
+      this.secret,
+      { algorithm: ALGORITHM, expiresIn: this.ttlSeconds, audience: AUDIENCE },
+    );
+  }
+
+  /** The session, or null when the token is missing, forged or expired. */
+  verify(token: string | undefined): LtiSession | null {
+    if (!token) return null;
+    try {
+      const payload = jwt.verify(token, this.secret, {
+        algorithms: [ALGORITHM],
+        audience: AUDIENCE,
+      });
+      const p = sessionSchema.parse(payload);
+      return {
+        tenantId: p.t,
+        userId: p.u,
+        courseId: p.c,
+        ltiContextId: p.x,
+        staff: p.s,
+        ...(p.dl ? { deepLinking: p.dl } : {}),
+        ...(p.dep ? { deploymentId: p.dep } : {}),
+      };
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import Bottleneck from 'bottleneck';
+import type { Config } from '../../config/index.js';
+import type { Db } from '../db/knex.js';
+import type { Clock } from '../db/time.js';
+import type { Logger } from '../logger.js';
+import { LtiEngine, ROUTES, type LtiRequest, type LtiResponse, type LtiNext } from './engine.js';
+import { KeysetCache } from './keyset-cache.js';
+import { checkLaunch, LaunchError, type VerifiedLaunch } from './launch-check.js';
+import { errorPage } from './pages.js';
+import { SessionTokens } from './session.js';
+
+export interface LtiToolOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  clock: Clock;
+  encryptionKey: string;
+  sessionSecret: string;
+}
+
+const first = (v: unknown): string | undefined => {
+  const value = Array.isArray(v) ? v[0] : v;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+};
+
+/**
+ * The LTI 1.3 tool: ltijs (through LtiEngine) plus what gradebridge adds in
+ * front of it: its own login initiation, which binds a crypto-random nonce to
+ * each state; full launch checks with a cached platform keyset; sessions for
+ * its pages; and one limiter per platform for score passback.
+ */
+export class LtiTool {
+  readonly sessions: SessionTokens;
+  readonly keysets: KeysetCache;
+  private readonly limiters = new Map<string, Bottleneck>();
+
+  private constructor(
+    readonly engine: LtiEngine,
+    private readonly o: LtiToolOptions,
+    keysets: KeysetCache,
+  ) {
+    this.keysets = keysets;
+    this.sessions = new SessionTokens(o.sessionSecret, o.config.LTI_SESSION_TTL_SECONDS);
+  }
+
+  static async create(o: LtiToolOptions): Promise<LtiTool> {
+    const keysets = new KeysetCache({
+      ttlMs: o.config.LTI_KEYSET_TTL_SECONDS * 1000,
+      minRefreshMs: 10_000,
+      timeoutMs: 5000,
+      now: () => o.clock.now(),
+    });
+    let tool: LtiTool | null = null;
+    const engine = await LtiEngine.create({
+      db: o.db,
+      logger: o.logger,
+      encryptionKey: o.encryptionKey,
+      cookieSecure: o.config.cookieSecure,
+      now: () => new Date(o.clock.now()).toISOString(),
+      routes: (app) => {
+        app.all(ROUTES.login, (req, res) => tool!.login(req, res));
+        app.post(ROUTES.launch, (req, res, next) => tool!.precheck(req, res, next));
+      },
+    });
+    tool = new LtiTool(engine, o, keysets);
+    return tool;
+  }
+
+  private refuse(req: LtiRequest, res: LtiResponse, status: number, reason: string): void {
+    res.status(status);
+    res.set('Content-Type', 'text/html; charset=utf-8');
+    res.send(errorPage(status, reason, req.gradebridge?.requestId ?? '-'));
+  }
+
+  /**
+   * OIDC login initiation (third-party initiated login). ltijs makes its nonce
+   * with Math.random and never stores it; here the nonce is 256 random bits
+   * kept with the state, so the launch can prove it answers this login.
+   */
+  private async login(req: LtiRequest, res: LtiResponse): Promise<void> {
+    try {
+      const params = { ...(req.query ?? {}), ...(req.body ?? {}) };
+      const iss = first(params.iss);
+      const loginHint = first(params.login_hint);
+      const target = first(params.target_link_uri);
+      if (!iss || !loginHint || !target) {
+        return this.refuse(
+          req,
+          res,
+          400,
+          'The login request needs iss, login_hint and target_link_uri.',
+        );
+      }
+      let targetPath: string;
+      try {
+        targetPath = new URL(target).pathname;
+      } catch {
+        return this.refuse(req, res, 400, 'target_link_uri is not a URL.');
+      }
+      if (targetPath !== ROUTES.launch) {
+        return this.refuse(
+          req,
+          res,
+          400,
+          `target_link_uri must be this tool's launch URL (${ROUTES.launch}).`,
+        );
+      }
+      let clientId = first(params.client_id);
+      if (!clientId) {
+        const candidates = await this.o
+          .db('lti_deployments')
+          .where({ issuer: iss })
+          .distinct('client_id');
+        if (candidates.length !== 1) {
+          return this.refuse(
+            req,
+            res,
+            400,
+            'The login request has no client_id and the platform has several registrations.',
+          );
+        }
+        clientId = candidates[0].client_id as string;
+      }
+      const platform = await this.engine.platform(iss, clientId);
+      if (!platform)
+        return this.refuse(req, res, 400, 'This platform is not registered with gradebridge.');
+      if (!platform.active)
+        return this.refuse(req, res, 401, 'This platform is registered but not active.');
+      const state = randomBytes(32).toString('base64url');
+      const nonce = randomBytes(32).toString('base64url');
+      const nowMs = this.o.clock.now();
+      const ttl = this.o.config.LTI_LOGIN_TTL_SECONDS * 1000;
+      await this.o.db('lti_logins').insert({
+        state,
+        nonce,
+        issuer: iss,
+        client_id: clientId,
+        target_link_uri: target,
+        created_at: new Date(nowMs).toISOString(),
+        expires_at: new Date(nowMs + ttl).toISOString(),
+      });
+      // The same signed cookie ltijs checks when it validates the launch.
+      res.cookie(`state${state}`, iss, {
+        httpOnly: true,
+        signed: true,
+        secure: this.o.config.cookieSecure,
+        sameSite: this.o.config.cookieSecure ? 'None' : 'Lax',
+        maxAge: ttl,
+      });
+      const query = new URLSearchParams({
+        response_type: 'id_token',
+        response_mode: 'form_post',
+        id_token_signed_response_alg: 'RS256',
+        scope: 'openid',
+        client_id: clientId,
+        redirect_uri: target,
+        login_hint: loginHint,
+        nonce,
+        prompt: 'none',
+        state,
+      });
+      const messageHint = first(params.lti_message_hint);
+      if (messageHint) query.set('lti_message_hint', messageHint);
+      const deploymentHint = first(params.lti_deployment_id);
+      if (deploymentHint) query.set('lti_deployment_id', deploymentHint);
+      const endpoint = new URL(platform.authenticationEndpoint);
+      for (const [k, v] of query) endpoint.searchParams.set(k, v);
+      res.redirect(302, endpoint.toString());
+    } catch (err) {
+      this.o.logger.error({ err }, 'LTI login failed');
+      this.refuse(req, res, 500, 'The login could not be started; try again.');
+    }
+  }
+
+  /** Checks a launch before ltijs sees it; refused launches never reach ltijs. */
+  private async precheck(req: LtiRequest, res: LtiResponse, next: LtiNext): Promise<void> {
+    let verified: VerifiedLaunch;
+    try {
+      const state = first(req.body?.state);
+      const cookie = state ? req.signedCookies?.[`state${state}`] : undefined;
+      verified = await checkLaunch(
+        {
+          db: this.o.db,
+          engine: this.engine,
+          keysets: this.keysets,
+          clockToleranceSeconds: this.o.config.LTI_CLOCK_TOLERANCE_SECONDS,
+          maxAgeSeconds: this.o.config.LTI_TOKEN_MAX_AGE_SECONDS,
+          now: () => this.o.clock.now(),
+        },
+        req.body ?? {},
+        typeof cookie === 'string' ? cookie : undefined,
+      );
+    } catch (err) {
+      if (err instanceof LaunchError) {
+        this.o.logger.info(
+          { reason: err.reason, reqId: req.gradebridge?.requestId },
+          'LTI launch refused',
+        );
+        return this.refuse(req, res, err.status, err.reason);
+      }
+      this.o.logger.error({ err }, 'LTI launch check failed');
+      return this.refuse(req, res, 500, 'The launch could not be checked; try again.');
+    }
+    res.locals.gradebridgeLaunch = verified;
+    this.engine.withVerifiedKey(
+      { issuer: verified.claims.issuer, clientId: verified.claims.clientId, pem: verified.pem },
+      () => next(),
+    );
+  }
+
+  /** One limiter per platform: scores go out one at a time, spaced by LTI_SCORE_MIN_INTERVAL_MS. */
+  limiter(issuer: string): Bottleneck {
+    let limiter = this.limiters.get(issuer);
+    if (!limiter) {
+      limiter = new Bottleneck({
+        maxConcurrent: 1,
+        minTime: this.o.config.LTI_SCORE_MIN_INTERVAL_MS,
+      });
+      this.limiters.set(issuer, limiter);
+    }
+    return limiter;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.limiters.values()].map((l) =>
+        l.stop({ dropWaitingJobs: false }).catch(() => undefined),
+      ),
+    );
+  }
+}
