@@ -7,6 +7,7 @@ import { requestContext } from './http/request-context.js';
 import type { AppState, Surface } from './http/surface.js';
 import { historySurface } from './history/routes.js';
 import { journeySurface } from './journey/routes.js';
+import { ltiSurface } from './lti/routes.js';
 import { progressSurface } from './progress/routes.js';
 import { createMetrics } from './ops/metrics.js';
 import { opsSurface } from './ops/routes.js';
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): App {
     journeySurface(deps, docs),
     historySurface(deps, docs),
     progressSurface(deps, docs),
+    ltiSurface(deps, docs),
   ];
 
   koa.use(requestContext(deps.logger));

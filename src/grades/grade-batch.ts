@@ -2,6 +2,7 @@ import type { Trx } from '../db/knex.js';
 import { dbClient } from '../db/knex.js';
 import { toBool } from '../db/time.js';
 import { countVersionDays } from '../history/days.js';
+import { afterGradeChanges } from './outbox.js';
 import {
   inList,
   insertRows,
@@ -312,6 +313,16 @@ export class GradeBatch {
           graderId: write.graderId,
           gradedAt: write.gradedAt,
         })),
+      );
+      await afterGradeChanges(
+        trx,
+        this.tenantId,
+        pending.map(({ write }) => ({
+          columnId: write.columnId,
+          userId: write.userId,
+          source: write.source,
+        })),
+        this.now,
       );
     }
     for (const [courseId, change] of this.touchedCourses) {

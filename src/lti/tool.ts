@@ -17,6 +17,7 @@ export interface LtiToolOptions {
   clock: Clock;
   encryptionKey: string;
   sessionSecret: string;
+  registrationSecret: string;
 }
 
 const first = (v: unknown): string | undefined => {
@@ -33,6 +34,8 @@ const first = (v: unknown): string | undefined => {
 export class LtiTool {
   readonly sessions: SessionTokens;
   readonly keysets: KeysetCache;
+  /** Signs the tenant token in dynamic registration URLs. */
+  readonly registrationSecret: string;
   private readonly limiters = new Map<string, Bottleneck>();
 
   private constructor(
@@ -41,6 +44,7 @@ export class LtiTool {
     keysets: KeysetCache,
   ) {
     this.keysets = keysets;
+    this.registrationSecret = o.registrationSecret;
     this.sessions = new SessionTokens(o.sessionSecret, o.config.LTI_SESSION_TTL_SECONDS);
   }
 

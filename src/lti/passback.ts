@@ -1,0 +1,163 @@
+import type { Executor } from '../db/knex.js';
+import { toIso } from '../db/time.js';
+import { chunk } from '../grades/grade-batch.js';
+import { enqueue } from '../jobs/queue.js';
+import { PermanentFailure, RetryLater, type JobDefinition } from '../jobs/worker.js';
+import { AGS } from './services.js';
+
+/**
+ * Score passback: a grade written in gradebridge for a column that has a line
+ * item goes to the platform as an AGS score. One job per grade waits at a
+ * time (a newer change rides on the waiting job); the job sends the grade as
+ * it is when it runs, stamped with the time it was given, so a platform that
+ * holds a newer score keeps it.
+ */
+export async function enqueueScoreSends(
+  trx: Executor,
+  tenantId: number,
+  pairs: Array<{ columnId: number; userId: number }>,
+  now: string,
+): Promise<number> {
+  if (pairs.length === 0) return 0;
+  const linked = new Set<number>();
+  for (const part of chunk([...new Set(pairs.map((p) => p.columnId))], 500)) {
+    const rows = await trx('external_ids')
+      .where({ tenant_id: tenantId, kind: 'lineitem' })
+      .whereIn('local_id', part)
+      .select('local_id');
+    for (const r of rows) linked.add(r.local_id);
+  }
+  let queued = 0;
+  const seen = new Set<string>();
+  for (const { columnId, userId } of pairs) {
+    const key = `lti.score:${columnId}:${userId}`;
+    if (!linked.has(columnId) || seen.has(key)) continue;
+    seen.add(key);
+    const id = await enqueue(trx, 'lti.score', { columnId, userId }, now, {
+      tenantId,
+      queueKey: key,
+      maxAttempts: 8,
+    });
+    if (id !== null) queued++;
+  }
+  return queued;
+}
+
+function scoresUrl(lineItemUrl: string): string {
+  const [base, query] = lineItemUrl.split('?', 2);
+  return `${base}/scores${query ? `?${query}` : ''}`;
+}
+
+export const scoreJob: JobDefinition = {
+  name: 'lti.score',
+  maxAttempts: 8,
+  async run({ deps, job, log }) {
+    const columnId = job.payload.columnId as number;
+    const userId = job.payload.userId as number;
+    const tenantId = job.tenantId!;
+    const column = await deps
+      .db('grade_columns')
+      .where({ id: columnId, tenant_id: tenantId })
+      .first('id', 'course_id', 'points', 'deleted_at');
+    if (!column || column.deleted_at) return;
+    const grade = await deps
+      .db('submissions')
+      .where({ column_id: columnId, user_id: userId })
+      .first('score', 'graded_at');
+    if (!grade) return;
+    const lineItems = await deps
+      .db('external_ids')
+      .where({ tenant_id: tenantId, kind: 'lineitem', local_id: columnId })
+      .select('system', 'external_id');
+    for (const li of lineItems) {
+      const issuer = li.system as string;
+      const sub = await deps
+        .db('external_ids')
+        .where({ tenant_id: tenantId, kind: 'user', system: issuer, local_id: userId })
+        .first('external_id');
+      if (!sub) continue; // The learner has no account on that platform.
+      const context = await deps
+        .db('lti_contexts as x')
+        .join('lti_deployments as d', 'd.id', 'x.deployment_row_id')
+        .where({ 'x.course_id': column.course_id, 'd.issuer': issuer })
+        .orderBy('x.updated_at', 'desc')
+        .first('d.client_id', 'x.ags_scopes');
+      if (!context) continue;
+      if (
+        !String(context.ags_scopes ?? '')
+          .split(' ')
+          .includes(AGS.score)
+      ) {
+        throw new PermanentFailure('the platform did not grant the score scope');
+      }
+      const timestamp = toIso(grade.graded_at) ?? new Date(deps.clock.now()).toISOString();
+      const body =
+        grade.score === null
+          ? {
+              userId: sub.external_id,
+              timestamp,
+              activityProgress: 'Initialized',
+              gradingProgress: 'NotReady',
+            }
+          : {
+              userId: sub.external_id,
+              scoreGiven: grade.score,
+              scoreMaximum: column.points > 0 ? column.points : Math.max(grade.score, 1),
+              timestamp,
+              activityProgress: 'Completed',
+              gradingProgress: 'FullyGraded',
+            };
+      const send = async () => {
+        const authorization = await deps.lti.engine.accessToken(issuer, context.client_id, [
+          AGS.score,
+        ]);
+        return fetch(scoresUrl(li.external_id), {
+          method: 'POST',
+          headers: {
+            Authorization: authorization,
+            'Content-Type': 'application/vnd.ims.lis.v1.score+json',
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(15_000),
+        });
+      };
+      const res = await deps.lti.limiter(issuer).schedule(send);
+      if (res.ok) {
+        log.info({ lineItem: li.external_id, status: res.status }, 'score sent');
+        continue;
+      }
+      const detail = `${res.status} ${(await res.text()).slice(0, 300)}`;
+      if (res.status === 429) {
+        const after = Number(res.headers.get('retry-after'));
+        throw new RetryLater(
+          Number.isFinite(after) && after > 0 ? after * 1000 : 5000,
+          `the platform throttled scores: ${detail}`,
+        );
+      }
+      if (res.status === 401) {
+        // The cached token was refused: forget it and try again with a new one.
+        await deps
+          .db('lti_access_tokens')
+          .where({ platform_url: issuer, client_id: context.client_id })
+          .delete();
+        throw new Error(`the platform refused the access token: ${detail}`);
+      }
+      if (res.status === 404) {
+        // The teacher deleted the line item in the LMS: stop sending to it.
+        await deps
+          .db('external_ids')
+          .where({
+            tenant_id: tenantId,
+            kind: 'lineitem',
+            system: issuer,
+            external_id: li.external_id,
+          })
+          .delete();
+        throw new PermanentFailure(`the line item is gone from the platform: ${detail}`);
+      }
+      if (res.status >= 400 && res.status < 500)
+        throw new PermanentFailure(`the platform refused the score: ${detail}`);
+      throw new Error(`the platform failed: ${detail}`);
+    }
+  },
+};

@@ -1,0 +1,488 @@
+import { koaBody } from 'koa-body';
+import type { AppDeps } from '../deps.js';
+import { isoNow } from '../db/time.js';
+import { inTransaction } from '../db/transaction.js';
+import { AppError, BadRequestError, UnauthorizedError } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
+import { z } from '../http/validation.js';
+import { enqueue } from '../jobs/queue.js';
+import type { LtiRequest } from './engine.js';
+import type { VerifiedLaunch } from './launch-check.js';
+import { recordLaunch } from './launch.js';
+import { findExternalIds } from './mappings.js';
+import {
+  coursePage,
+  deepLinkPage,
+  errorPage,
+  autoSubmitPage,
+  layout,
+  html,
+  type GradeCell,
+} from './pages.js';
+import { dynamicRegistration, RegistrationError, toolUrls } from './registration.js';
+import {
+  createMissingLineItems,
+  loadLtiContext,
+  resourceIdOf,
+  serviceContext,
+} from './services.js';
+import type { LtiSession } from './session.js';
+
+/** LTI pages answer errors as HTML pages the LMS frame can show. */
+export const renderLtiError: ErrorRenderer = (ctx, error) => {
+  ctx.status = error.status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = errorPage(
+    error.status,
+    error.status >= 500 ? 'Something went wrong; try again.' : error.message,
+    ctx.state.requestId,
+  );
+};
+
+const form = koaBody({
+  urlencoded: true,
+  json: false,
+  text: false,
+  multipart: false,
+  formLimit: '16kb',
+});
+
+/** The LTI 1.3 tool under /lti: login, launch, keys, dynamic registration, the course page and deep linking. */
+export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
+  const surface = new Surface(
+    {
+      name: 'lti',
+      prefix: '/lti',
+      tag: 'LTI 1.3 tool',
+      description:
+        'What an LMS talks to: OIDC login initiation, launch (resource link and deep linking), the tool keyset, dynamic registration; and the pages a teacher or learner sees after a launch.',
+      renderError: renderLtiError,
+      auth: null,
+    },
+    docs,
+  );
+  const baseUrl = (ctx: AppContext) => deps.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
+
+  /** Hands the request to ltijs's Express app (gradebridge's login and launch checks run first inside it). */
+  const delegate = async (ctx: AppContext): Promise<'next' | 'responded'> => {
+    ctx.status = 200; // Koa presets 404; Express writes whatever status it finds.
+    (ctx.req as unknown as LtiRequest).gradebridge = { requestId: ctx.state.requestId };
+    const outcome = await deps.lti.engine.handle(ctx.req, ctx.res);
+    if (outcome === 'responded') ctx.respond = false;
+    return outcome;
+  };
+
+  const session = (ctx: AppContext, token: unknown): LtiSession => {
+    const found = deps.lti.sessions.verify(typeof token === 'string' ? token : undefined);
+    if (!found)
+      throw new UnauthorizedError(
+        'Your session has expired; open gradebridge from your course again.',
+      );
+    return found;
+  };
+
+  const appUrl = (token: string, notice?: string) =>
+    `/lti/app?session=${encodeURIComponent(token)}${notice ? `&notice=${encodeURIComponent(notice)}` : ''}`;
+
+  for (const method of ['get', 'post'] as const) {
+    surface.route({
+      method,
+      path: '/login',
+      operationId: `ltiLogin${method === 'get' ? 'Get' : 'Post'}`,
+      summary: 'OIDC login initiation (third-party initiated login)',
+      description:
+        'iss, login_hint, target_link_uri, and optionally client_id, lti_message_hint, lti_deployment_id. Redirects to the platform with a state and a nonce bound to it.',
+      responses: {
+        302: { description: 'To the platform authorization endpoint' },
+        400: { description: 'HTML error page' },
+      },
+      handler: async (ctx) => {
+        await delegate(ctx);
+      },
+    });
+  }
+
+  surface.route({
+    method: 'post',
+    path: '/launch',
+    operationId: 'ltiLaunch',
+    summary: 'Launch (id_token form post): resource link and deep linking',
+    responses: {
+      303: { description: 'To the course page or the deep linking page' },
+      401: { description: 'HTML error page naming the problem' },
+    },
+    handler: async (ctx) => {
+      if ((await delegate(ctx)) === 'responded') return;
+      const locals = (ctx.res as unknown as { locals?: Record<string, unknown> }).locals ?? {};
+      const verified = locals.gradebridgeLaunch as VerifiedLaunch | undefined;
+      if (locals.ltiError || !verified || !locals.ltiLaunch) {
+        const err = locals.ltiError as { details?: { message?: string } } | undefined;
+        throw new AppError(
+          401,
+          'launch_refused',
+          `The launch was refused (${err?.details?.message ?? 'INVALID_LAUNCH'}).`,
+        );
+      }
+      const recorded = await inTransaction(deps.db, (trx) =>
+        recordLaunch(trx, verified, isoNow(deps.clock)),
+      );
+      const c = verified.claims;
+      const token = deps.lti.sessions.issue({
+        tenantId: recorded.tenantId,
+        userId: recorded.userId,
+        courseId: recorded.courseId,
+        ltiContextId: recorded.ltiContextId,
+        staff: recorded.staff,
+        ...(c.deepLinking ? { deepLinking: c.deepLinking, deploymentId: c.deploymentId } : {}),
+      });
+      ctx.status = 303;
+      ctx.redirect(
+        c.messageType === 'LtiDeepLinkingRequest'
+          ? `/lti/deep-link?session=${encodeURIComponent(token)}`
+          : appUrl(token),
+      );
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '/keys',
+    operationId: 'ltiKeys',
+    summary: "The tool's public keys (JWKS), one per registered platform",
+    responses: { 200: { description: 'JWK set' } },
+    handler: async (ctx) => {
+      await delegate(ctx);
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '/register',
+    operationId: 'ltiDynamicRegistration',
+    summary: 'LTI Dynamic Registration',
+    description:
+      "Open the tenant's registration URL (`npm run cli -- platform registration-url`) from the LMS; it adds openid_configuration and registration_token.",
+    query: z.object({
+      tenant: z.string().optional(),
+      openid_configuration: z.string().optional(),
+      registration_token: z.string().optional(),
+    }),
+    responses: { 200: { description: 'Registered; the page tells the LMS to close the dialog' } },
+    handler: async (ctx, { query }) => {
+      try {
+        const registered = await dynamicRegistration(deps, baseUrl(ctx), {
+          tenant: query.tenant,
+          openidConfiguration: query.openid_configuration,
+          registrationToken: query.registration_token,
+        });
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = layout(
+          'Registered',
+          html`<h1>gradebridge is registered</h1>
+            <p>Platform ${registered.issuer}, deployment ${registered.deployments.join(', ')}.</p>
+            <script>
+              (window.opener || window.parent).postMessage(
+                { subject: 'org.imsglobal.lti.close' },
+                '*',
+              );
+            </script>`,
+        );
+      } catch (err) {
+        if (err instanceof RegistrationError) throw new BadRequestError(err.message);
+        throw err;
+      }
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '',
+    operationId: 'ltiInfo',
+    summary: 'The URLs an LMS administrator needs',
+    responses: { 200: { description: 'JSON' } },
+    handler: (ctx) => {
+      ctx.body = toolUrls(baseUrl(ctx));
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '/app',
+    operationId: 'ltiCoursePage',
+    summary: "The course page after a launch (staff see the course's grades, learners their own)",
+    query: z.object({ session: z.string().optional(), notice: z.string().max(200).optional() }),
+    responses: { 200: { description: 'HTML' } },
+    handler: async (ctx, { query }) => {
+      const s = session(ctx, query.session);
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = await renderCourse(deps, s, query.session!, query.notice ?? null);
+    },
+  });
+
+  surface.route({
+    method: 'post',
+    path: '/app/pull',
+    operationId: 'ltiPullNow',
+    summary: 'Queue a pull of line items, results and roster from the LMS (staff)',
+    bodyParser: form,
+    body: z.object({ session: z.string() }),
+    responses: { 303: { description: 'Back to the course page' } },
+    handler: async (ctx, { body }) => {
+      const s = session(ctx, body.session);
+      if (!s.staff) throw new AppError(403, 'forbidden', 'Only course staff can pull grades.');
+      const queued = await enqueue(
+        deps.db,
+        'lti.pull',
+        { ltiContextId: s.ltiContextId },
+        isoNow(deps.clock),
+        {
+          tenantId: s.tenantId,
+          queueKey: `lti.pull:${s.ltiContextId}`,
+          maxAttempts: 3,
+        },
+      );
+      ctx.status = 303;
+      ctx.redirect(
+        appUrl(
+          body.session,
+          queued ? 'A pull from the LMS is queued.' : 'A pull from the LMS was already queued.',
+        ),
+      );
+    },
+  });
+
+  surface.route({
+    method: 'post',
+    path: '/app/lineitems',
+    operationId: 'ltiCreateLineItems',
+    summary: 'Create LMS line items for the columns that have none (staff)',
+    bodyParser: form,
+    body: z.object({ session: z.string() }),
+    responses: { 303: { description: 'Back to the course page' } },
+    handler: async (ctx, { body }) => {
+      const s = session(ctx, body.session);
+      if (!s.staff)
+        throw new AppError(403, 'forbidden', 'Only course staff can create line items.');
+      let notice: string;
+      try {
+        const created = await createMissingLineItems(deps, s.ltiContextId);
+        notice = `${created} line item${created === 1 ? '' : 's'} created in the LMS.`;
+      } catch (err) {
+        notice = `No line items were created: ${(err as Error).message}.`;
+      }
+      ctx.status = 303;
+      ctx.redirect(appUrl(body.session, notice));
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '/deep-link',
+    operationId: 'ltiDeepLinkPage',
+    summary: 'Choose what to place in the course (deep linking)',
+    query: z.object({ session: z.string().optional() }),
+    responses: { 200: { description: 'HTML' } },
+    handler: async (ctx, { query }) => {
+      const s = session(ctx, query.session);
+      if (!s.deepLinking || !s.staff)
+        throw new AppError(403, 'forbidden', 'This session cannot add content to the course.');
+      const course = await deps.db('courses').where({ id: s.courseId }).first('title');
+      const columns = await deps
+        .db('grade_columns')
+        .where({ course_id: s.courseId })
+        .whereNull('deleted_at')
+        .orderBy('id')
+        .select('id', 'name', 'points');
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = deepLinkPage({
+        session: query.session!,
+        courseTitle: course?.title ?? 'your course',
+        columns,
+      });
+    },
+  });
+
+  surface.route({
+    method: 'post',
+    path: '/deep-link',
+    operationId: 'ltiDeepLinkAnswer',
+    summary: 'Answer the deep linking request with a gradebridge link (and a line item)',
+    bodyParser: form,
+    body: z.object({
+      session: z.string(),
+      title: z.string().trim().min(1).max(255),
+      column: z.string().max(32).optional(),
+      label: z.string().trim().max(255).optional(),
+      points: z.string().max(32).optional(),
+    }),
+    responses: {
+      200: { description: 'An auto-submitting form to the platform with the signed response' },
+    },
+    handler: async (ctx, { body }) => {
+      const s = session(ctx, body.session);
+      if (!s.deepLinking || !s.staff)
+        throw new AppError(403, 'forbidden', 'This session cannot add content to the course.');
+      const x = await loadLtiContext(deps.db, s.ltiContextId);
+      if (!x) throw new AppError(404, 'not_found', 'The course is no longer known.');
+      const item: Record<string, unknown> = {
+        type: 'ltiResourceLink',
+        title: body.title,
+        url: `${baseUrl(ctx)}/lti/launch`,
+      };
+      if (body.column) {
+        let column: { id: number; name: string; points: number } | undefined;
+        if (body.column === 'new') {
+          const label = body.label || body.title;
+          const points = Number(body.points ?? '100');
+          if (!(points >= 0) || !Number.isFinite(points))
+            throw new BadRequestError('points must be a non-negative number');
+          column = await createColumn(deps, x.tenantId, x.courseId, label, points);
+        } else {
+          column = await deps
+            .db('grade_columns')
+            .where({ id: Number(body.column), course_id: s.courseId })
+            .whereNull('deleted_at')
+            .first('id', 'name', 'points');
+          if (!column) throw new BadRequestError('That column does not exist in this course.');
+        }
+        item.lineItem = {
+          scoreMaximum: column.points > 0 ? column.points : 100,
+          label: column.name,
+          resourceId: resourceIdOf(column.id),
+          tag: 'gradebridge',
+        };
+      }
+      const jwt = await deps.lti.engine.deepLinkingResponse(
+        {
+          ...serviceContext(x),
+          deploymentId: s.deploymentId ?? x.deploymentId,
+          deepLinking: s.deepLinking,
+        },
+        [item],
+        `Added "${body.title}".`,
+      );
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = autoSubmitPage('Returning to your course…', s.deepLinking.deep_link_return_url, {
+        JWT: jwt,
+      });
+    },
+  });
+  return surface;
+}
+
+async function createColumn(
+  deps: AppDeps,
+  tenantId: number,
+  courseId: number,
+  label: string,
+  points: number,
+) {
+  return inTransaction(deps.db, async (trx) => {
+    const now = isoNow(deps.clock);
+    const taken = new Set(
+      (
+        await trx('grade_columns')
+          .where({ course_id: courseId })
+          .whereNull('deleted_at')
+          .select('name')
+      ).map((r) => r.name),
+    );
+    let name = label.slice(0, 320);
+    for (let n = 2; taken.has(name); n++) name = `${label.slice(0, 320)} (${n})`;
+    const [row] = await trx('grade_columns')
+      .insert({
+        tenant_id: tenantId,
+        course_id: courseId,
+        name,
+        item_type: 'ASSIGNMENT',
+        points,
+        source: 'lti',
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id');
+    return { id: row.id as number, name, points };
+  });
+}
+
+async function renderCourse(
+  deps: AppDeps,
+  s: LtiSession,
+  token: string,
+  notice: string | null,
+): Promise<string> {
+  const course = await deps
+    .db('courses')
+    .where({ id: s.courseId, tenant_id: s.tenantId })
+    .first('title');
+  const me = await deps.db('users').where({ id: s.userId }).first('name', 'email', 'batch_uid');
+  const columns = await deps
+    .db('grade_columns')
+    .where({ course_id: s.courseId })
+    .whereNull('deleted_at')
+    .orderBy(['sequence_num', 'id'])
+    .select('id', 'name', 'points', 'calculation');
+  const x = await loadLtiContext(deps.db, s.ltiContextId);
+  const linked = x
+    ? await findExternalIds(
+        deps.db,
+        s.tenantId,
+        'lineitem',
+        x.issuer,
+        columns.map((c) => c.id),
+      )
+    : new Map();
+  const learnerQuery = deps
+    .db('enrollments as e')
+    .join('users as u', 'u.id', 'e.user_id')
+    .where({ 'e.course_id': s.courseId, 'e.role': 'Learner' })
+    .orderBy(['u.name', 'u.id'])
+    .select('u.id', 'u.name', 'u.email', 'u.batch_uid');
+  if (!s.staff) learnerQuery.where('u.id', s.userId);
+  const learners = (await learnerQuery).map((u) => ({
+    id: u.id as number,
+    name: (u.name ?? u.email ?? u.batch_uid ?? `Learner ${u.id}`) as string,
+  }));
+  const gradeQuery = deps
+    .db('submissions')
+    .where({ course_id: s.courseId })
+    .select('column_id', 'user_id', 'score', 'grade');
+  if (!s.staff) gradeQuery.where('user_id', s.userId);
+  const grades = new Map<string, GradeCell>();
+  for (const g of await gradeQuery)
+    grades.set(`${g.column_id}:${g.user_id}`, { score: g.score, grade: g.grade });
+  const ctxRow = await deps
+    .db('lti_contexts')
+    .where({ id: s.ltiContextId })
+    .first('last_pull_at', 'last_pull_status', 'last_pull_summary');
+  const queued = await deps
+    .db('jobs')
+    .where({ queue_key: `lti.pull:${s.ltiContextId}` })
+    .first('id');
+  return coursePage({
+    session: token,
+    courseTitle: course?.title ?? 'Course',
+    userName: me?.name ?? me?.email ?? me?.batch_uid ?? 'you',
+    staff: s.staff,
+    columns: columns.map((c) => ({
+      id: c.id,
+      name: c.name,
+      points: c.points,
+      lineItem: linked.has(c.id),
+      calculated: !!c.calculation,
+    })),
+    learners,
+    grades,
+    lastPull: {
+      at: ctxRow?.last_pull_at ?? null,
+      status: ctxRow?.last_pull_status ?? null,
+      summary: ctxRow?.last_pull_summary
+        ? (JSON.parse(ctxRow.last_pull_summary) as Record<string, unknown>)
+        : null,
+    },
+    pullQueued: !!queued,
+    notice,
+    canPull: !!(x?.lineItemsUrl || x?.membershipsUrl),
+  });
+}

@@ -1,0 +1,439 @@
+import { randomUUID } from 'node:crypto';
+import type { AppDeps } from '../deps.js';
+import { ensureEnrollments } from '../courses/service.js';
+import type { Executor, Trx } from '../db/knex.js';
+import { lockCourses } from '../db/locks.js';
+import { isoNow } from '../db/time.js';
+import { inTransaction } from '../db/transaction.js';
+import { loadCourseColumns } from '../grades/course-columns.js';
+import { GradeBatch, type GradebookChange } from '../grades/grade-batch.js';
+import { gradeText } from '../grades/grading.js';
+import { recalculate } from '../grades/recalculate.js';
+import type { ServiceContext } from './engine.js';
+import { enrollmentRole } from './launch-check.js';
+import { findExternalIds, findLocalIds, linkExternalId } from './mappings.js';
+
+export const AGS = {
+  lineItem: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
+  lineItemRead: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
+  resultRead: 'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
+  score: 'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+} as const;
+
+/** The resourceId gradebridge gives the line items it creates for its columns. */
+export const resourceIdOf = (columnId: number) => `gradebridge-column-${columnId}`;
+const COLUMN_RESOURCE = /^gradebridge-column-(\d+)$/;
+
+export interface LtiContextRow {
+  id: number;
+  tenantId: number;
+  courseId: number;
+  contextId: string;
+  issuer: string;
+  clientId: string;
+  deploymentId: string;
+  lineItemsUrl: string | null;
+  agsScopes: string[];
+  membershipsUrl: string | null;
+}
+
+export async function loadLtiContext(db: Executor, id: number): Promise<LtiContextRow | null> {
+  const row = await db('lti_contexts as x')
+    .join('lti_deployments as d', 'd.id', 'x.deployment_row_id')
+    .where('x.id', id)
+    .first(
+      'x.id',
+      'x.tenant_id',
+      'x.course_id',
+      'x.context_id',
+      'x.lineitems_url',
+      'x.ags_scopes',
+      'x.memberships_url',
+      'd.issuer',
+      'd.client_id',
+      'd.deployment_id',
+    );
+  if (!row) return null;
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    courseId: row.course_id,
+    contextId: row.context_id,
+    issuer: row.issuer,
+    clientId: row.client_id,
+    deploymentId: row.deployment_id,
+    lineItemsUrl: row.lineitems_url,
+    agsScopes: (row.ags_scopes ?? '').split(' ').filter(Boolean),
+    membershipsUrl: row.memberships_url,
+  };
+}
+
+export function serviceContext(x: LtiContextRow): ServiceContext {
+  return {
+    issuer: x.issuer,
+    clientId: x.clientId,
+    deploymentId: x.deploymentId,
+    lineItemsUrl: x.lineItemsUrl,
+    membershipsUrl: x.membershipsUrl,
+  };
+}
+
+export interface PullSummary {
+  members: number;
+  lineItems: number;
+  results: number;
+  versions: number;
+  columnsCreated: number;
+  usersCreated: number;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/** Users of the platform by sub, creating (and enrolling as learners) the ones not seen yet. */
+async function ensurePlatformUsers(
+  trx: Trx,
+  x: LtiContextRow,
+  people: Array<{
+    sub: string;
+    name?: string | null;
+    email?: string | null;
+    sourcedId?: string | null;
+  }>,
+  now: string,
+): Promise<{ ids: Map<string, number>; created: number }> {
+  const ids = await findLocalIds(
+    trx,
+    x.tenantId,
+    'user',
+    x.issuer,
+    people.map((p) => p.sub),
+  );
+  let created = 0;
+  for (const p of people) {
+    if (ids.has(p.sub)) continue;
+    const bySourcedId = p.sourcedId
+      ? await trx('users').where({ tenant_id: x.tenantId, batch_uid: p.sourcedId }).first('id')
+      : undefined;
+    let userId = bySourcedId?.id as number | undefined;
+    if (!userId) {
+      const [row] = await trx('users')
+        .insert({
+          tenant_id: x.tenantId,
+          uuid: randomUUID(),
+          batch_uid: p.sourcedId ?? null,
+          name: p.name ?? null,
+          email: p.email ?? null,
+          kind: 'person',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      userId = row.id as number;
+      created++;
+    }
+    await linkExternalId(trx, x.tenantId, 'user', x.issuer, p.sub, userId, now);
+    ids.set(p.sub, userId);
+  }
+  return { ids, created };
+}
+
+/** Names and Roles: every member page, upserting people and their enrollments. */
+async function pullRoster(deps: AppDeps, x: LtiContextRow, summary: PullSummary): Promise<void> {
+  if (!x.membershipsUrl) return;
+  let next: string | undefined;
+  do {
+    const page = await deps.lti.engine.members(serviceContext(x), next);
+    const members = page.items.filter(
+      (m) => text(m.user_id) && (m.status ?? 'Active') === 'Active',
+    );
+    summary.members += members.length;
+    await inTransaction(deps.db, async (trx) => {
+      const now = isoNow(deps.clock);
+      const { ids, created } = await ensurePlatformUsers(
+        trx,
+        x,
+        members.map((m) => ({
+          sub: m.user_id as string,
+          name:
+            text(m.name) ??
+            ([text(m.given_name), text(m.family_name)].filter(Boolean).join(' ') || null),
+          email: text(m.email),
+          sourcedId: text(m.lis_person_sourcedid),
+        })),
+        now,
+      );
+      summary.usersCreated += created;
+      for (const m of members) {
+        const userId = ids.get(m.user_id as string)!;
+        const name = text(m.name);
+        if (name)
+          await trx('users')
+            .where({ id: userId })
+            .whereNot({ name })
+            .update({ name, updated_at: now });
+        const role = enrollmentRole(Array.isArray(m.roles) ? (m.roles as string[]) : []);
+        const existing = await trx('enrollments')
+          .where({ course_id: x.courseId, user_id: userId })
+          .first('id', 'role');
+        if (!existing) {
+          await trx('enrollments').insert({
+            tenant_id: x.tenantId,
+            course_id: x.courseId,
+            user_id: userId,
+            role,
+            source: 'lti',
+            created_at: now,
+            updated_at: now,
+          });
+        } else if (existing.role !== role) {
+          await trx('enrollments').where({ id: existing.id }).update({ role, updated_at: now });
+        }
+      }
+    });
+    next = page.next ?? undefined;
+  } while (next);
+}
+
+/** The column a line item maps to: by its URL, then by gradebridge's resourceId, else a new one. */
+async function columnFor(
+  trx: Trx,
+  x: LtiContextRow,
+  item: Record<string, unknown>,
+  now: string,
+  summary: PullSummary,
+): Promise<number | null> {
+  const url = item.id as string;
+  const label = text(item.label) ?? 'Line item';
+  const points = num(item.scoreMaximum) ?? 100;
+  const mapped = (await findLocalIds(trx, x.tenantId, 'lineitem', x.issuer, [url])).get(url);
+  if (mapped) {
+    const column = await trx('grade_columns')
+      .where({ id: mapped, course_id: x.courseId })
+      .first('id', 'deleted_at', 'points');
+    if (!column || column.deleted_at) return null;
+    if (column.points !== points)
+      await trx('grade_columns').where({ id: mapped }).update({ points, updated_at: now });
+    return mapped;
+  }
+  const resourceMatch = COLUMN_RESOURCE.exec(text(item.resourceId) ?? '');
+  if (resourceMatch) {
+    const column = await trx('grade_columns')
+      .where({ id: Number(resourceMatch[1]), course_id: x.courseId })
+      .whereNull('deleted_at')
+      .first('id');
+    if (column) {
+      await linkExternalId(trx, x.tenantId, 'lineitem', x.issuer, url, column.id, now);
+      return column.id;
+    }
+  }
+  // A new column; its name is the label, made unique among the course's live columns.
+  const taken = new Set(
+    (
+      await trx('grade_columns')
+        .where({ course_id: x.courseId })
+        .whereNull('deleted_at')
+        .select('name')
+    ).map((r) => r.name as string),
+  );
+  let name = label.slice(0, 320);
+  for (let n = 2; taken.has(name); n++) name = `${label.slice(0, 320)} (${n})`;
+  const [row] = await trx('grade_columns')
+    .insert({
+      tenant_id: x.tenantId,
+      course_id: x.courseId,
+      name,
+      item_type: 'ASSIGNMENT',
+      points,
+      source: 'lti',
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  await linkExternalId(trx, x.tenantId, 'lineitem', x.issuer, url, row.id, now);
+  summary.columnsCreated++;
+  return row.id as number;
+}
+
+/**
+ * Pulls a course from its LMS: the roster (Names and Roles), then every line
+ * item and all its results (AGS), following Link rel="next" pages. Each line
+ * item is applied in one transaction: its column (found or created), its
+ * learners, and a version wherever a result differs from the current grade,
+ * with calculated columns recomputed. Pulling twice records nothing new.
+ */
+export async function pullContext(deps: AppDeps, ltiContextId: number): Promise<PullSummary> {
+  const x = await loadLtiContext(deps.db, ltiContextId);
+  if (!x) throw new Error(`LTI context ${ltiContextId} does not exist`);
+  const summary: PullSummary = {
+    members: 0,
+    lineItems: 0,
+    results: 0,
+    versions: 0,
+    columnsCreated: 0,
+    usersCreated: 0,
+  };
+  await pullRoster(deps, x, summary);
+  if (x.lineItemsUrl) {
+    const items: Array<Record<string, unknown>> = [];
+    let next: string | undefined;
+    do {
+      const page = await deps.lti.engine.lineItems(serviceContext(x), next);
+      items.push(...page.items.filter((i) => text(i.id)));
+      next = page.next ?? undefined;
+    } while (next);
+    summary.lineItems = items.length;
+    const pullId = randomUUID();
+    for (const item of items) {
+      const results: Array<Record<string, unknown>> = [];
+      let page: string | undefined;
+      do {
+        const r = await deps.lti.engine.results(serviceContext(x), item.id as string, page);
+        results.push(...r.items);
+        page = r.next ?? undefined;
+      } while (page);
+      summary.results += results.length;
+      await inTransaction(deps.db, (trx) =>
+        applyResults(trx, x, item, results, pullId, isoNow(deps.clock), summary),
+      );
+    }
+  }
+  return summary;
+}
+
+async function applyResults(
+  trx: Trx,
+  x: LtiContextRow,
+  item: Record<string, unknown>,
+  results: Array<Record<string, unknown>>,
+  pullId: string,
+  now: string,
+  summary: PullSummary,
+): Promise<void> {
+  await lockCourses(trx, [x.courseId]);
+  const columnId = await columnFor(trx, x, item, now, summary);
+  if (columnId === null) return;
+  const graded = results.filter((r) => text(r.userId) && num(r.resultScore) !== null);
+  if (graded.length === 0) return;
+  const { ids, created } = await ensurePlatformUsers(
+    trx,
+    x,
+    graded.map((r) => ({ sub: r.userId as string })),
+    now,
+  );
+  summary.usersCreated += created;
+  await ensureEnrollments(
+    trx,
+    x.tenantId,
+    [...ids.values()].map((userId) => ({ courseId: x.courseId, userId })),
+    'Learner',
+    'lti',
+    now,
+  );
+  const columns = (await loadCourseColumns(trx, x.tenantId, [x.courseId])).get(x.courseId)!;
+  const column = columns.live(columnId)!;
+  const batch = new GradeBatch(trx, x.tenantId, now);
+  await batch.load(graded.map((r) => ({ columnId, userId: ids.get(r.userId as string)! })));
+  const change: GradebookChange = { type: 'GradeSynced', user: 'LMS' };
+  const users = new Set<number>();
+  for (const r of graded) {
+    const userId = ids.get(r.userId as string)!;
+    const max = num(r.resultMaximum);
+    const raw = num(r.resultScore)!;
+    const score =
+      max && max > 0 && max !== column.points
+        ? Number(((raw * column.points) / max).toFixed(6))
+        : raw;
+    const recorded = batch.record(
+      {
+        courseId: x.courseId,
+        columnId,
+        userId,
+        score,
+        grade: gradeText(column, score, column.points),
+        pointsPossible: column.points,
+        gradedAt: now,
+        graderId: null,
+        source: 'ags',
+        idempotencyKey: `ags:${pullId}:${text(r.id) ?? `${item.id as string}:${r.userId as string}`}`,
+      },
+      change,
+    );
+    if (recorded) users.add(userId);
+  }
+  await recalculate(batch, columns, [columnId], users, {
+    gradedAt: now,
+    keyPrefix: `ags:${pullId}:calc`,
+    change,
+  });
+  summary.versions += await batch.flush();
+}
+
+/** Runs a pull and keeps its outcome on the context (shown on the course page). */
+export async function pullAndRecord(deps: AppDeps, ltiContextId: number): Promise<PullSummary> {
+  try {
+    const summary = await pullContext(deps, ltiContextId);
+    await deps
+      .db('lti_contexts')
+      .where({ id: ltiContextId })
+      .update({
+        last_pull_at: isoNow(deps.clock),
+        last_pull_status: 'ok',
+        last_pull_summary: JSON.stringify(summary),
+      });
+    return summary;
+  } catch (err) {
+    await deps
+      .db('lti_contexts')
+      .where({ id: ltiContextId })
+      .update({
+        last_pull_at: isoNow(deps.clock),
+        last_pull_status: 'failed',
+        last_pull_summary: JSON.stringify({ error: (err as Error).message }),
+      });
+    throw err;
+  }
+}
+
+/** Creates a line item on the platform for each live column of the course that has none. */
+export async function createMissingLineItems(deps: AppDeps, ltiContextId: number): Promise<number> {
+  const x = await loadLtiContext(deps.db, ltiContextId);
+  if (!x?.lineItemsUrl) throw new Error('this launch gave no line items endpoint');
+  if (!x.agsScopes.includes(AGS.lineItem))
+    throw new Error('the platform did not grant the line item scope');
+  const columns = await deps
+    .db('grade_columns')
+    .where({ course_id: x.courseId })
+    .whereNull('deleted_at')
+    .select('id', 'name', 'points');
+  const linked = await findExternalIds(
+    deps.db,
+    x.tenantId,
+    'lineitem',
+    x.issuer,
+    columns.map((c) => c.id as number),
+  );
+  let created = 0;
+  for (const c of columns) {
+    if (linked.has(c.id)) continue;
+    const item = await deps.lti.engine.createLineItem(serviceContext(x), {
+      label: c.name,
+      scoreMaximum: c.points > 0 ? c.points : 100,
+      resourceId: resourceIdOf(c.id),
+      tag: 'gradebridge',
+    });
+    await inTransaction(deps.db, (trx) =>
+      linkExternalId(
+        trx,
+        x.tenantId,
+        'lineitem',
+        x.issuer,
+        item.id as string,
+        c.id,
+        isoNow(deps.clock),
+      ),
+    );
+    created++;
+  }
+  return created;
+}
