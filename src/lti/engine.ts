@@ -179,7 +179,6 @@ interface VerifiedKey {
 }
 
 export class LtiEngine {
-  readonly app: ExpressApp;
   private readonly verified = new AsyncLocalStorage<VerifiedKey>();
   private readonly Platform: PlatformConstructor;
 
@@ -188,7 +187,6 @@ export class LtiEngine {
     private readonly store: KnexLtiStore,
     private readonly encryptionKey: string,
   ) {
-    this.app = provider.app;
     this.Platform = require('ltijs/dist/Utils/Platform') as PlatformConstructor;
   }
 
@@ -253,6 +251,11 @@ export class LtiEngine {
       if (!before.has(listener)) process.removeListener('SIGINT', listener);
     }
     return engine;
+  }
+
+  /** ltijs's Express app (it exists once setup has run). */
+  get app(): ExpressApp {
+    return this.provider.app;
   }
 
   /** Runs ltijs's Express app; resolves 'next' when it passed the request on, 'responded' when it answered. */
