@@ -69,6 +69,8 @@ export const settingsSchema = z.object({
   LTI_KEYSET_TTL_SECONDS: z.coerce.number().int().min(0).max(86400).default(3600),
   LTI_SCORE_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60000).default(0),
   DEMO: bool.default(true),
+  DEMO_LMS: bool.default(true),
+  DEMO_LMS_PORT: z.coerce.number().int().min(0).max(65535).default(4100),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
 });
 

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { openDeps } from './bootstrap.js';
 import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
 import { seedDemoCourse } from './demo/course.js';
+import { startDemoLms } from './demo/lms.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
 
@@ -36,17 +37,25 @@ async function main(): Promise<void> {
     'gradebridge listening',
   );
 
+  let lms: Awaited<ReturnType<typeof startDemoLms>> | null = null;
   if (config.DEMO) {
     const demo = await ensureDemoTenant(deps);
     // Printed to the terminal, not the log: the secret must never reach log storage.
     if (demo) {
       await seedDemoCourse(deps, demo.tenantId);
       process.stdout.write(demoInstructions(baseUrl, demo));
-    } else
+    }
+    if (config.DEMO_LMS) {
+      const tenant = await deps.db('tenants').orderBy('id').first('id');
+      lms = await startDemoLms(deps, tenant.id, baseUrl);
       process.stdout.write(
-        `\ngradebridge is running at ${baseUrl} (API documentation: ${baseUrl}/docs)\n`,
+        `\nLMS emulator: ${lms.url}/ (launch gradebridge from there as the teacher or a learner)\n`,
       );
+    }
   }
+  process.stdout.write(
+    `\ngradebridge is running at ${baseUrl} (API documentation: ${baseUrl}/docs)\n`,
+  );
 
   // The embedded default runs the job worker inside the server; with
   // WORKER_IN_PROCESS=false run `npm run worker` processes instead.
@@ -66,6 +75,8 @@ async function main(): Promise<void> {
     server.close(async () => {
       clearTimeout(force);
       await worker?.stop(config.SHUTDOWN_TIMEOUT_MS);
+      await lms?.close();
+      await deps.lti.close();
       await deps.db.destroy();
       logger.info('stopped');
       process.exit(0);

@@ -63,8 +63,17 @@ export async function recordLaunch(
           .where({ tenant_id: v.tenantId })
           .whereIn('batch_uid', sourcedIds)
           .orderBy('id')
-          .first('id')
+          .first('id', 'title', 'batch_uid')
       : undefined;
+    if (existing && endpoints.title && existing.title === existing.batch_uid) {
+      // The SIS named the course only by its batch_uid; the LMS knows its title.
+      await trx('courses')
+        .where({ id: existing.id })
+        .update({ title: endpoints.title, updated_at: now });
+      await trx('gradebooks')
+        .where({ course_id: existing.id, title: existing.batch_uid })
+        .update({ title: endpoints.title, updated_at: now });
+    }
     courseId =
       existing?.id ??
       (

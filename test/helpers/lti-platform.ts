@@ -153,12 +153,10 @@ export function sign(
   claims: Record<string, unknown>,
   options: { kid?: string | null; key?: KeyObject | string; algorithm?: jwt.Algorithm } = {},
 ): string {
-  const header: Record<string, unknown> = {};
   const kid = options.kid === undefined ? platform.kid : options.kid;
   return jwt.sign(claims, (options.key ?? platform.privateKey) as jwt.Secret, {
     algorithm: options.algorithm ?? 'RS256',
     ...(kid ? { keyid: kid } : {}),
-    header: header as jwt.JwtHeader,
   });
 }
 

@@ -49,10 +49,7 @@ export class AccessTokens {
  * RFC 6750 bearer authentication: 401 without a valid token, 403 when the
  * token has none of the scopes that allow this request.
  */
-export function requireScope(
-  tokens: AccessTokens,
-  anyOf: readonly string[],
-): EmulatorMiddleware {
+export function requireScope(tokens: AccessTokens, anyOf: readonly string[]): EmulatorMiddleware {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

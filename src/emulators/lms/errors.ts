@@ -20,10 +20,22 @@ export const notFound = (message: string) => new HttpError(404, 'not_found', mes
 export const htmlError = (status: number, code: string, message: string) =>
   new HttpError(status, code, message, { html: true });
 
-interface ExposedError {
+interface ExposedError extends Partial<Error> {
   status?: number;
   expose?: boolean;
   message?: string;
+}
+
+function codeFor(status: number): string {
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 413) return 'request_too_large';
+  return 'invalid_request';
+}
+
+function clientMessage(e: ExposedError): string {
+  if (e instanceof SyntaxError) return 'The request body is not valid JSON.';
+  if (e.status === 413) return 'The request body is too large.';
+  return e.expose && e.message ? e.message : 'Bad request.';
 }
 
 /**
@@ -45,9 +57,9 @@ export function errorHandler(): Middleware {
       if (err instanceof HttpError) error = err;
       else {
         const e = err as ExposedError;
-        if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-          const code = e.status === 415 ? 'unsupported_media_type' : 'invalid_request';
-          error = new HttpError(e.status, code, e.message ?? 'Bad request.');
+        if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+          // Body parser errors (co-body marks them with a status, not always exposed).
+          error = new HttpError(e.status, codeFor(e.status), clientMessage(e));
         } else {
           console.error('lms emulator: unexpected error', err);
           error = new HttpError(500, 'server_error', 'Unexpected error in the LMS emulator.');

@@ -12,9 +12,6 @@ const FETCH_TIMEOUT_MS = 5000;
 export class ToolKeysets {
   private readonly cache = new Map<string, Map<string, KeyObject>>();
   private readonly inflight = new Map<string, Promise<Map<string, KeyObject>>>();
-  /** How many times a keyset was fetched, for tests. */
-  fetches = 0;
-
   constructor(private readonly signal: AbortSignal) {}
 
   async key(keysetUrl: string, kid: string): Promise<KeyObject> {
@@ -36,7 +33,6 @@ export class ToolKeysets {
   }
 
   private async load(keysetUrl: string): Promise<Map<string, KeyObject>> {
-    this.fetches += 1;
     let body: unknown;
     try {
       const res = await fetch(keysetUrl, {

@@ -19,6 +19,7 @@ const newClientId = () => crypto.randomBytes(12).toString('base64url');
 
 export interface ToolExtras {
   custom?: Record<string, string>;
+  messageCustom?: ToolRecord['messageCustom'];
   deepLinkingUrl?: string;
   registration?: Record<string, unknown>;
 }
@@ -56,6 +57,7 @@ export class ToolRegistry {
       scopes: [...new Set(scopes)],
       custom: { ...(extras.custom ?? {}) },
     };
+    if (extras.messageCustom) tool.messageCustom = extras.messageCustom;
     if (extras.deepLinkingUrl) tool.deepLinkingUrl = extras.deepLinkingUrl;
     if (extras.registration) tool.registration = extras.registration;
     this.tools.set(clientId, tool);

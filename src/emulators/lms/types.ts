@@ -43,6 +43,8 @@ export interface ToolRecord {
   scopes: string[];
   /** Tool-level custom parameters (from Dynamic Registration). */
   custom: Record<string, string>;
+  /** Custom parameters of one message type, over the tool-level ones (Dynamic Registration messages). */
+  messageCustom?: Partial<Record<MessageType, Record<string, string>>>;
   /** Where deep linking requests go when the tool named one (Dynamic Registration messages). */
   deepLinkingUrl?: string;
   /** The registration request as the tool sent it, for dynamically registered tools. */
@@ -130,6 +132,11 @@ export interface LineItem {
   startDateTime?: string;
   endDateTime?: string;
   gradesReleased?: boolean;
+  /**
+   * The tool that created it (AGS or deep linking). Like Canvas, a tool sees
+   * only its own line items and those the platform created (no clientId).
+   */
+  clientId?: string;
 }
 
 export interface ResultInput {

@@ -1,0 +1,236 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AccessTokens } from './access-tokens.js';
+import { createApp } from './app.js';
+import type { EmulatorCore } from './core.js';
+import { CourseStore } from './course-store.js';
+import { DeepLinkSessions } from './deep-link-sessions.js';
+import { startDynamicRegistration } from './dynamic-registration.js';
+import { LaunchHints } from './hints.js';
+import { loginInitiationUrl } from './launch.js';
+import { PlatformKey } from './platform-key.js';
+import { RegistrationTokens } from './registration-tokens.js';
+import { ToolKeysets } from './tool-keysets.js';
+import { ToolRegistry } from './tool-registry.js';
+import type {
+  ContextInput,
+  ContextRecord,
+  DeepLinkReturn,
+  EmulatorEndpoints,
+  EmulatorStats,
+  LineItem,
+  LineItemInput,
+  LmsEmulatorOptions,
+  LoginInitiationOptions,
+  MemberInput,
+  MemberRecord,
+  ResourceLinkInput,
+  ResourceLinkRecord,
+  Result,
+  ResultInput,
+  ScoreRecord,
+  ToolInput,
+  ToolRecord,
+} from './types.js';
+import { EmulatorUrls } from './urls.js';
+
+function checkOption(name: string, value: number | undefined, min: number): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
+    throw new Error(`${name} must be an integer >= ${min}.`);
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+/**
+ * A stand-in LMS that follows LTI 1.3 Core, the Security Framework, Deep
+ * Linking 2.0, AGS 2.0, NRPS 2.0 and Dynamic Registration 1.0, on loopback.
+ */
+export class LmsEmulator {
+  readonly url: string;
+  readonly issuer: string;
+  readonly keyId: string;
+  readonly endpoints: EmulatorEndpoints;
+
+  private constructor(
+    private readonly core: EmulatorCore,
+    private readonly server: http.Server,
+    private readonly abort: AbortController,
+  ) {
+    this.url = core.urls.base;
+    this.issuer = core.issuer;
+    this.keyId = core.key.kid;
+    const { urls } = core;
+    this.endpoints = {
+      authorization: urls.authorization,
+      token: urls.token,
+      keyset: urls.keyset,
+      openidConfiguration: urls.openidConfiguration,
+      registration: urls.registration,
+    };
+  }
+
+  static async start(options: LmsEmulatorOptions = {}): Promise<LmsEmulator> {
+    checkOption('port', options.port, 0);
+    checkOption('pageSize', options.pageSize, 1);
+    checkOption('keysetDelayMs', options.keysetDelayMs, 0);
+    checkOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 1);
+    checkOption('idTokenTtlSeconds', options.idTokenTtlSeconds, 1);
+    const host = options.host ?? '127.0.0.1';
+    const server = http.createServer();
+    await listen(server, options.port ?? 0, host);
+    const { port } = server.address() as AddressInfo;
+    const urls = new EmulatorUrls(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    const abort = new AbortController();
+    const core: EmulatorCore = {
+      urls,
+      issuer: options.issuer ?? urls.base,
+      platformGuid: crypto.randomUUID(),
+      key: new PlatformKey(),
+      store: new CourseStore(urls),
+      tools: new ToolRegistry(),
+      keysets: new ToolKeysets(abort.signal),
+      accessTokens: new AccessTokens(),
+      hints: new LaunchHints(),
+      deepLinkSessions: new DeepLinkSessions(),
+      registrationTokens: new RegistrationTokens(),
+      settings: {
+        pageSize: options.pageSize ?? 100,
+        accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+        idTokenTtlSeconds: options.idTokenTtlSeconds ?? 300,
+        keysetDelayMs: options.keysetDelayMs ?? 0,
+      },
+      stats: { keysetRequests: 0, tokenRequests: 0, authRequests: 0 },
+      deepLinkReturns: [],
+      closing: abort.signal,
+    };
+    server.on('request', createApp(core).callback());
+    return new LmsEmulator(core, server, abort);
+  }
+
+  get keysetDelayMs(): number {
+    return this.core.settings.keysetDelayMs;
+  }
+  set keysetDelayMs(ms: number) {
+    checkOption('keysetDelayMs', ms, 0);
+    this.core.settings.keysetDelayMs = ms;
+  }
+
+  /** A snapshot of the request counters. */
+  get stats(): EmulatorStats {
+    return { ...this.core.stats };
+  }
+
+  /** Stops listening, drops keep-alive connections and cancels pending delays and fetches. */
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    this.abort.abort();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  // --- tools ---
+
+  registerTool(tool: ToolInput): { clientId: string; deploymentId: string } {
+    const record = this.core.tools.register(tool);
+    return { clientId: record.clientId, deploymentId: record.deploymentIds[0]! };
+  }
+
+  tools(): ToolRecord[] {
+    return copy(this.core.tools.list());
+  }
+
+  /**
+   * Dynamic Registration as an admin's browser starts it; resolves with the
+   * registration the tool made. The tool should register before it answers
+   * the GET; waitMs (default 1000) allows for one that registers just after.
+   */
+  async startDynamicRegistration(
+    toolRegistrationUrl: string,
+    options: { waitMs?: number } = {},
+  ): Promise<{ clientId: string; deploymentId: string }> {
+    return startDynamicRegistration(this.core, toolRegistrationUrl, options.waitMs ?? 1000);
+  }
+
+  // --- course data ---
+
+  createContext(ctx: ContextInput): void {
+    this.core.store.createContext(ctx);
+  }
+
+  contexts(): ContextRecord[] {
+    return copy(this.core.store.contextList());
+  }
+
+  /** Adds a member, or replaces the membership of a user who already is one. */
+  addMember(contextId: string, member: MemberInput): void {
+    this.core.store.addMember(contextId, member);
+  }
+
+  members(contextId: string): MemberRecord[] {
+    this.core.store.requireContext(contextId);
+    return copy(this.core.store.membersOf(contextId));
+  }
+
+  addResourceLink(contextId: string, link: ResourceLinkInput): void {
+    this.core.store.addResourceLink({ ...link, contextId });
+  }
+
+  resourceLinks(contextId: string): ResourceLinkRecord[] {
+    this.core.store.requireContext(contextId);
+    return copy(this.core.store.resourceLinksOf(contextId));
+  }
+
+  /** Creates a line item as the platform would (visible to every tool); its id is its URL. */
+  addLineItem(contextId: string, item: LineItemInput): LineItem {
+    return this.core.store.addLineItem(contextId, { ...item });
+  }
+
+  setResult(lineItemId: string, userId: string, result: ResultInput): void {
+    this.core.store.setResult(lineItemId, userId, result);
+  }
+
+  lineItems(contextId: string): LineItem[] {
+    this.core.store.requireContext(contextId);
+    return copy(this.core.store.lineItemsOf(contextId));
+  }
+
+  results(lineItemId: string): Result[] {
+    return copy(this.core.store.resultsOf(lineItemId));
+  }
+
+  scores(lineItemId: string): ScoreRecord[] {
+    return this.core.store.scoresOf(lineItemId);
+  }
+
+  deepLinkReturns(): DeepLinkReturn[] {
+    return copy(this.core.deepLinkReturns);
+  }
+
+  // --- launching ---
+
+  loginInitiationUrl(opts: LoginInitiationOptions): string {
+    return loginInitiationUrl(this.core, opts);
+  }
+
+  /**
+   * Signs any payload with the platform key, as is: nothing is added. The
+   * header's kid defaults to the platform's (null leaves it out) and alg to
+   * RS256 ('none' and HS256 make deliberately broken tokens).
+   */
+  signIdToken(payload: object, header: { kid?: string | null; alg?: string } = {}): string {
+    return this.core.key.signWith(payload, header);
+  }
+}
