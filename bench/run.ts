@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   'journey-grade-values': async () => (await import('./journey-grade-values.js')).run(),
   history: async () => (await import('./history.js')).run(),
   progress: async () => (await import('./progress.js')).run(),
+  lti: async () => (await import('./lti.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import type { Db } from '../db/knex.js';
@@ -30,10 +30,16 @@ export class InvalidTokenError extends Error {}
 
 /** Short-lived access tokens for API clients, signed with a secret the instances share. */
 export class TokenService {
+  private readonly key: KeyObject;
+
   constructor(
-    private readonly secret: string,
+    secret: string,
     readonly ttlSeconds: number,
-  ) {}
+  ) {
+    // A KeyObject, not the string: jsonwebtoken would otherwise try (and fail)
+    // to parse the string as a PEM key on every sign and verify.
+    this.key = hmacKey(secret);
+  }
 
   issue(claims: TokenClaims): { token: string; expiresIn: number } {
     const token = jwt.sign(
@@ -43,7 +49,7 @@ export class TokenService {
         scope: claims.scopes.join(' '),
         jti: randomUUID(),
       },
-      this.secret,
+      this.key,
       {
         algorithm: TOKEN_ALGORITHM,
         expiresIn: this.ttlSeconds,
@@ -59,7 +65,7 @@ export class TokenService {
   verify(token: string): TokenClaims {
     let payload: unknown;
     try {
-      payload = jwt.verify(token, this.secret, {
+      payload = jwt.verify(token, this.key, {
         algorithms: [TOKEN_ALGORITHM],
         issuer: ISSUER,
         audience: AUDIENCE,
@@ -101,4 +107,9 @@ export async function loadSigningSecret(
     .ignore();
   const row = await db('signing_keys').where({ purpose }).first('secret');
   return row.secret as string;
+}
+
+/** An HMAC key for jsonwebtoken, made once from a shared secret. */
+export function hmacKey(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, 'utf8'));
 }

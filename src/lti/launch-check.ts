@@ -154,7 +154,7 @@ export async function checkLaunch(
   if (!key) throw new LaunchError(401, `The platform's keyset has no key "${header.kid}".`);
   const pem = key.export({ type: 'spki', format: 'pem' }) as string;
   try {
-    jwt.verify(idToken, pem, {
+    jwt.verify(idToken, key, {
       algorithms: ['RS256'],
       clockTolerance: o.clockToleranceSeconds,
       clockTimestamp: Math.floor(o.now() / 1000),

@@ -1,4 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { hmacKey } from '../auth/tokens.js';
 import { z } from 'zod';
 
 /**
@@ -39,10 +41,14 @@ export interface LtiSession {
 }
 
 export class SessionTokens {
+  private readonly key: KeyObject;
+
   constructor(
-    private readonly secret: string,
+    secret: string,
     private readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.key = hmacKey(secret);
+  }
 
   issue(s: LtiSession): string {
     return jwt.sign(
@@ -55,7 +61,7 @@ export class SessionTokens {
         ...(s.deepLinking ? { dl: s.deepLinking } : {}),
         ...(s.deploymentId ? { dep: s.deploymentId } : {}),
       },
-      this.secret,
+      this.key,
       { algorithm: ALGORITHM, expiresIn: this.ttlSeconds, audience: AUDIENCE },
     );
   }
@@ -64,7 +70,7 @@ export class SessionTokens {
   verify(token: string | undefined): LtiSession | null {
     if (!token) return null;
     try {
-      const payload = jwt.verify(token, this.secret, {
+      const payload = jwt.verify(token, this.key, {
         algorithms: [ALGORITHM],
         audience: AUDIENCE,
       });

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { hmacKey } from '../auth/tokens.js';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../../config/index.js';
 import type { Db } from '../db/knex.js';
@@ -35,7 +36,7 @@ export class LtiTool {
   readonly sessions: SessionTokens;
   readonly keysets: KeysetCache;
   /** Signs the tenant token in dynamic registration URLs. */
-  readonly registrationSecret: string;
+  readonly registrationSecret: KeyObject;
   private readonly limiters = new Map<string, Bottleneck>();
 
   private constructor(
@@ -44,7 +45,7 @@ export class LtiTool {
     keysets: KeysetCache,
   ) {
     this.keysets = keysets;
-    this.registrationSecret = o.registrationSecret;
+    this.registrationSecret = hmacKey(o.registrationSecret);
     this.sessions = new SessionTokens(o.sessionSecret, o.config.LTI_SESSION_TTL_SECONDS);
   }
 
