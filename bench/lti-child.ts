@@ -37,14 +37,24 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `gradebridge-bench-${mode}
 const send = (m: unknown) => process.send!(m);
 
 async function gradebridge(): Promise<(r: Registration) => Promise<void>> {
-  const config = loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DEMO: 'false', WORKER_IN_PROCESS: 'false', PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    DEMO: 'false',
+    WORKER_IN_PROCESS: 'false',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
   const deps = await openDeps(config, createLogger({ level: 'warn' }));
   const { koa } = createApp(deps);
   const server = http.createServer(koa.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   send({ listening: (server.address() as AddressInfo).port });
   return async (r) => {
-    const tenant = await inTransaction(deps.db, (trx) => createTenant(trx, { name: 'Bench' }, isoNow(deps.clock)));
+    const tenant = await inTransaction(deps.db, (trx) =>
+      createTenant(trx, { name: 'Bench' }, isoNow(deps.clock)),
+    );
     await registerPlatform(deps, {
       tenantId: tenant.id,
       issuer: r.issuer,
@@ -63,15 +73,22 @@ async function plainLtijs(): Promise<(r: Registration) => Promise<void>> {
   const lti = new singleton.constructor();
   const db = createDb({ sqliteFile: path.join(dataDir, 'ltijs.sqlite') });
   await migrateLatest(db);
-  lti.setup('a-plain-ltijs-encryption-key-of-some-length', { plugin: new KnexLtiStore(db) }, {
-    appRoute: '/launch',
-    loginRoute: '/login',
-    keysetRoute: '/keys',
-    cookies: { secure: false, sameSite: 'Lax' },
-    tokenMaxAge: 60,
-  });
-  lti.onConnect((token: { userInfo?: { name?: string } }, _req: unknown, res: { send(b: string): void }) =>
-    res.send(`<!doctype html><html><body><h1>Teacher page</h1><p>${token.userInfo?.name ?? ''}</p></body></html>`),
+  lti.setup(
+    'a-plain-ltijs-encryption-key-of-some-length',
+    { plugin: new KnexLtiStore(db) },
+    {
+      appRoute: '/launch',
+      loginRoute: '/login',
+      keysetRoute: '/keys',
+      cookies: { secure: false, sameSite: 'Lax' },
+      tokenMaxAge: 60,
+    },
+  );
+  lti.onConnect(
+    (token: { userInfo?: { name?: string } }, _req: unknown, res: { send(b: string): void }) =>
+      res.send(
+        `<!doctype html><html><body><h1>Teacher page</h1><p>${token.userInfo?.name ?? ''}</p></body></html>`,
+      ),
   );
   await lti.deploy({ serverless: true, silent: true });
   const server = http.createServer(lti.app);

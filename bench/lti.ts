@@ -29,7 +29,10 @@ const LEARNER = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner';
 interface Child {
   process: ChildProcess;
   port: number;
-  message(m: unknown, until: (reply: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  message(
+    m: unknown,
+    until: (reply: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown>>;
 }
 
 async function startChild(mode: 'gradebridge' | 'ltijs'): Promise<Child> {
@@ -93,9 +96,13 @@ async function launches(): Promise<Record<string, unknown>> {
   const lms = await LmsEmulator.start();
   lms.createContext({ id: 'bench-ctx', label: 'BENCH', title: 'Bench course' });
   lms.addMember('bench-ctx', { userId: 'teacher', name: 'Bench Teacher', roles: [INSTRUCTOR] });
-  for (let i = 0; i < 30; i++) lms.addMember('bench-ctx', { userId: `l${i}`, name: `Learner ${i}`, roles: [LEARNER] });
+  for (let i = 0; i < 30; i++)
+    lms.addMember('bench-ctx', { userId: `l${i}`, name: `Learner ${i}`, roles: [LEARNER] });
   lms.addResourceLink('bench-ctx', { id: 'bench-link', title: 'Gradebook' });
-  const children = { gradebridge: await startChild('gradebridge'), ltijs: await startChild('ltijs') };
+  const children = {
+    gradebridge: await startChild('gradebridge'),
+    ltijs: await startChild('ltijs'),
+  };
   const clients: Record<string, string> = {};
   for (const [mode, child] of Object.entries(children)) {
     const base = `http://127.0.0.1:${child.port}`;
@@ -103,7 +110,12 @@ async function launches(): Promise<Record<string, unknown>> {
       mode === 'gradebridge'
         ? toolUrls(base)
         : { login: `${base}/login`, launch: `${base}/launch`, keys: `${base}/keys`, register: '' };
-    const tool = lms.registerTool({ name: mode, loginUrl: urls.login, launchUrl: urls.launch, keysetUrl: urls.keys });
+    const tool = lms.registerTool({
+      name: mode,
+      loginUrl: urls.login,
+      launchUrl: urls.launch,
+      keysetUrl: urls.keys,
+    });
     clients[mode] = tool.clientId;
     await child.message(
       {
@@ -121,11 +133,17 @@ async function launches(): Promise<Record<string, unknown>> {
   }
   const launch = (mode: string) => async () => {
     const page = await new Browser().open(
-      lms.loginInitiationUrl({ toolClientId: clients[mode]!, userId: 'teacher', contextId: 'bench-ctx', resourceLinkId: 'bench-link' }),
+      lms.loginInitiationUrl({
+        toolClientId: clients[mode]!,
+        userId: 'teacher',
+        contextId: 'bench-ctx',
+        resourceLinkId: 'bench-link',
+      }),
       { submitForms: true },
     );
     const marker = mode === 'gradebridge' ? 'course staff' : 'Teacher page';
-    if (page.status !== 200 || !page.html.includes(marker)) throw new Error(`${mode} launch failed: ${page.status} ${page.html.slice(0, 300)}`);
+    if (page.status !== 200 || !page.html.includes(marker))
+      throw new Error(`${mode} launch failed: ${page.status} ${page.html.slice(0, 300)}`);
   };
   const figures: Record<string, Record<string, LaunchFigures>> = {};
   try {
@@ -145,23 +163,37 @@ async function launches(): Promise<Record<string, unknown>> {
     }
     await lms.close();
   }
-  console.log('\nLTI launches (login through the teacher page)             launches/s   median     p99');
+  console.log(
+    '\nLTI launches (login through the teacher page)             launches/s   median     p99',
+  );
   for (const [delay, byMode] of Object.entries(figures)) {
     for (const [mode, f] of Object.entries(byMode)) {
       for (const [kind, m] of Object.entries(f)) {
-        console.log(`  ${delay.padEnd(11)} ${mode.padEnd(12)} ${kind.padEnd(13)} ${fmt(m.perSecond, 1).padStart(10)} ${fmt(m.medianMs, 1).padStart(7)} ms ${fmt(m.p99Ms, 1).padStart(6)} ms`);
+        console.log(
+          `  ${delay.padEnd(11)} ${mode.padEnd(12)} ${kind.padEnd(13)} ${fmt(m.perSecond, 1).padStart(10)} ${fmt(m.medianMs, 1).padStart(7)} ms ${fmt(m.p99Ms, 1).padStart(6)} ms`,
+        );
       }
     }
   }
   const g50 = figures.keyset50ms!;
   const g0 = figures.keyset0ms!;
   const ratios = {
-    medianAt50msKeyset: Number((g50.gradebridge!.sequential.medianMs / g50.ltijs!.sequential.medianMs).toFixed(3)),
-    launchesPerSecondAt0msKeyset: Number((g0.gradebridge!.sequential.perSecond / g0.ltijs!.sequential.perSecond).toFixed(2)),
-    launchesPerSecondAt0msKeyset20: Number((g0.gradebridge!.concurrent20.perSecond / g0.ltijs!.concurrent20.perSecond).toFixed(2)),
+    medianAt50msKeyset: Number(
+      (g50.gradebridge!.sequential.medianMs / g50.ltijs!.sequential.medianMs).toFixed(3),
+    ),
+    launchesPerSecondAt0msKeyset: Number(
+      (g0.gradebridge!.sequential.perSecond / g0.ltijs!.sequential.perSecond).toFixed(2),
+    ),
+    launchesPerSecondAt0msKeyset20: Number(
+      (g0.gradebridge!.concurrent20.perSecond / g0.ltijs!.concurrent20.perSecond).toFixed(2),
+    ),
   };
-  console.log(`  gradebridge median / plain ltijs median, keyset 50 ms: ${ratios.medianAt50msKeyset}`);
-  console.log(`  gradebridge launches/s / plain ltijs, keyset 0 ms:     ${ratios.launchesPerSecondAt0msKeyset} (one at a time), ${ratios.launchesPerSecondAt0msKeyset20} (20 at once)`);
+  console.log(
+    `  gradebridge median / plain ltijs median, keyset 50 ms: ${ratios.medianAt50msKeyset}`,
+  );
+  console.log(
+    `  gradebridge launches/s / plain ltijs, keyset 0 ms:     ${ratios.launchesPerSecondAt0msKeyset} (one at a time), ${ratios.launchesPerSecondAt0msKeyset20} (20 at once)`,
+  );
   return { figures, ratios };
 }
 
@@ -173,15 +205,29 @@ async function pull(): Promise<Record<string, unknown>> {
   try {
     lms.createContext({ id: 'pull-ctx', label: 'PULL', title: 'Pull course' });
     lms.addMember('pull-ctx', { userId: 'teacher', name: 'Teacher', roles: [INSTRUCTOR] });
-    for (let l = 0; l < LEARNERS; l++) lms.addMember('pull-ctx', { userId: `p${l}`, name: `Learner ${l}`, email: `p${l}@example.edu`, roles: [LEARNER] });
+    for (let l = 0; l < LEARNERS; l++)
+      lms.addMember('pull-ctx', {
+        userId: `p${l}`,
+        name: `Learner ${l}`,
+        email: `p${l}@example.edu`,
+        roles: [LEARNER],
+      });
     for (let i = 0; i < LINE_ITEMS; i++) {
       const item = lms.addLineItem('pull-ctx', { label: `Assignment ${i + 1}`, scoreMaximum: 100 });
-      for (let l = 0; l < LEARNERS; l++) lms.setResult(item.id, `p${l}`, { resultScore: (l * 7 + i * 13) % 101 });
+      for (let l = 0; l < LEARNERS; l++)
+        lms.setResult(item.id, `p${l}`, { resultScore: (l * 7 + i * 13) % 101 });
     }
     const urls = toolUrls(server.baseUrl);
-    const tool = lms.registerTool({ name: 'gradebridge', loginUrl: urls.login, launchUrl: urls.launch, keysetUrl: urls.keys });
+    const tool = lms.registerTool({
+      name: 'gradebridge',
+      loginUrl: urls.login,
+      launchUrl: urls.launch,
+      keysetUrl: urls.keys,
+    });
     const deps = server.deps;
-    const tenant = await inTransaction(deps.db, (trx) => createTenant(trx, { name: 'Pull' }, isoNow(deps.clock)));
+    const tenant = await inTransaction(deps.db, (trx) =>
+      createTenant(trx, { name: 'Pull' }, isoNow(deps.clock)),
+    );
     await registerPlatform(deps, {
       tenantId: tenant.id,
       issuer: lms.issuer,
@@ -192,7 +238,10 @@ async function pull(): Promise<Record<string, unknown>> {
       deploymentIds: [tool.deploymentId],
     });
     // The course as a teacher's launch leaves it: the context with its service endpoints.
-    const deployment = await deps.db('lti_deployments').where({ client_id: tool.clientId }).first('id');
+    const deployment = await deps
+      .db('lti_deployments')
+      .where({ client_id: tool.clientId })
+      .first('id');
     const claims = readClaims(
       {
         iss: lms.issuer,
@@ -202,17 +251,31 @@ async function pull(): Promise<Record<string, unknown>> {
         'https://purl.imsglobal.org/spec/lti/claim/deployment_id': tool.deploymentId,
         'https://purl.imsglobal.org/spec/lti/claim/roles': [INSTRUCTOR],
         'https://purl.imsglobal.org/spec/lti/claim/resource_link': { id: 'l' },
-        'https://purl.imsglobal.org/spec/lti/claim/context': { id: 'pull-ctx', title: 'Pull course' },
+        'https://purl.imsglobal.org/spec/lti/claim/context': {
+          id: 'pull-ctx',
+          title: 'Pull course',
+        },
         'https://purl.imsglobal.org/spec/lti-ags/claim/endpoint': {
-          scope: ['https://purl.imsglobal.org/spec/lti-ags/scope/lineitem', 'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly', 'https://purl.imsglobal.org/spec/lti-ags/scope/score'],
+          scope: [
+            'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
+            'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
+            'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+          ],
           lineitems: `${lms.url}/api/lti/contexts/pull-ctx/lineitems`,
         },
-        'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice': { context_memberships_url: `${lms.url}/api/lti/contexts/pull-ctx/memberships`, service_versions: ['2.0'] },
+        'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice': {
+          context_memberships_url: `${lms.url}/api/lti/contexts/pull-ctx/memberships`,
+          service_versions: ['2.0'],
+        },
       },
       tool.clientId,
     );
     const recorded = await inTransaction(deps.db, (trx) =>
-      recordLaunch(trx, { claims, tenantId: tenant.id, deploymentRowId: deployment.id, pem: '' }, isoNow(deps.clock)),
+      recordLaunch(
+        trx,
+        { claims, tenantId: tenant.id, deploymentRowId: deployment.id, pem: '' },
+        isoNow(deps.clock),
+      ),
     );
     let t = performance.now();
     const first = await pullContext(deps, recorded.ltiContextId);
@@ -231,8 +294,12 @@ async function pull(): Promise<Record<string, unknown>> {
       resultsPerSecondUnchanged: Math.round(second.results / secondSeconds),
     };
     console.log(`\nAGS pull: ${fmt(LINE_ITEMS)} line items x ${fmt(LEARNERS)} learners, SQLite`);
-    console.log(`  first pull:  ${fmt(result.results)} results, ${fmt(result.versionsFirst)} versions in ${fmt(firstSeconds, 2)} s: ${fmt(result.resultsPerSecond)} results/s`);
-    console.log(`  second pull: ${fmt(result.versionsSecond)} new versions in ${fmt(secondSeconds, 2)} s: ${fmt(result.resultsPerSecondUnchanged)} results/s`);
+    console.log(
+      `  first pull:  ${fmt(result.results)} results, ${fmt(result.versionsFirst)} versions in ${fmt(firstSeconds, 2)} s: ${fmt(result.resultsPerSecond)} results/s`,
+    );
+    console.log(
+      `  second pull: ${fmt(result.versionsSecond)} new versions in ${fmt(secondSeconds, 2)} s: ${fmt(result.resultsPerSecondUnchanged)} results/s`,
+    );
     return result;
   } finally {
     await lms.close();
@@ -241,7 +308,12 @@ async function pull(): Promise<Record<string, unknown>> {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const result = { benchmark: 'lti', machine: machine(), launches: await launches(), pull: await pull() };
+  const result = {
+    benchmark: 'lti',
+    machine: machine(),
+    launches: await launches(),
+    pull: await pull(),
+  };
   saveResult('lti', result);
   return result;
 }
