@@ -10,6 +10,7 @@
  * installs, so the service's own shutdown stays in charge.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/knex.js';
@@ -171,15 +172,21 @@ type PlatformConstructor = new (
   database: unknown,
 ) => LtijsPlatform;
 
-/** The key gradebridge already verified a launch's id_token with; ltijs verifies again with it instead of refetching the keyset. */
+/** The platform and key gradebridge already verified a launch's id_token with; ltijs verifies again with them instead of reading the platform and refetching the keyset. */
 interface VerifiedKey {
-  issuer: string;
-  clientId: string;
-  pem: string;
+  platform: PlatformInfo;
+  key: KeyObject;
 }
+
+/** How long a platform's registration is reused before it is read again (changes made in this process apply at once). */
+const PLATFORM_CACHE_MS = 30_000;
 
 export class LtiEngine {
   private readonly verified = new AsyncLocalStorage<VerifiedKey>();
+  private readonly platforms = new Map<
+    string,
+    { at: number; info: Promise<PlatformInfo | null> }
+  >();
   private readonly Platform: PlatformConstructor;
 
   private constructor(
@@ -200,18 +207,11 @@ export class LtiEngine {
     // launch gradebridge already verified, hand ltijs the verified key.
     const original = provider.getPlatform.bind(provider);
     provider.getPlatform = async (url, clientId, key, db) => {
-      const found = await original(url, clientId, key, db);
       const verified = engine.verified.getStore();
-      if (
-        !found ||
-        Array.isArray(found) ||
-        !verified ||
-        verified.issuer !== url ||
-        verified.clientId !== clientId
-      ) {
-        return found;
+      if (verified && verified.platform.issuer === url && verified.platform.clientId === clientId) {
+        return engine.verifiedPlatform(verified);
       }
-      return engine.withAuthConfig(found, { method: 'RSA_KEY', key: verified.pem });
+      return original(url, clientId, key, db);
     };
     provider.setup(
       options.encryptionKey,
@@ -278,19 +278,23 @@ export class LtiEngine {
     return this.verified.run(key, work);
   }
 
-  private async withAuthConfig(p: LtijsPlatform, authConfig: unknown): Promise<LtijsPlatform> {
-    return new this.Platform(
-      await p.platformName(),
-      await p.platformUrl(),
-      await p.platformClientId(),
-      await p.platformAuthEndpoint(),
-      await p.platformAccessTokenEndpoint(),
-      await p.platformAuthorizationServer(),
-      await p.platformKid(),
+  /** The platform as ltijs sees it inside a launch gradebridge verified: active, with the verified key. */
+  private verifiedPlatform({ platform, key }: VerifiedKey): LtijsPlatform {
+    const p = new this.Platform(
+      platform.name,
+      platform.issuer,
+      platform.clientId,
+      platform.authenticationEndpoint,
+      platform.accessTokenEndpoint,
+      platform.authorizationServer,
+      platform.id,
       this.encryptionKey,
-      authConfig,
+      { method: 'RSA_KEY', key },
       this.store,
     );
+    p.platformActive = (active?: boolean) =>
+      active === undefined ? Promise.resolve(true) : Promise.reject(new Error('read only'));
+    return p;
   }
 
   private async ltijsPlatform(issuer: string, clientId: string): Promise<LtijsPlatform | null> {
@@ -298,7 +302,18 @@ export class LtiEngine {
     return found && !Array.isArray(found) ? found : null;
   }
 
-  async platform(issuer: string, clientId: string): Promise<PlatformInfo | null> {
+  /** A registered platform, reused for PLATFORM_CACHE_MS. */
+  platform(issuer: string, clientId: string): Promise<PlatformInfo | null> {
+    const cacheKey = `${issuer}\n${clientId}`;
+    const cached = this.platforms.get(cacheKey);
+    if (cached && Date.now() - cached.at < PLATFORM_CACHE_MS) return cached.info;
+    const info = this.readPlatform(issuer, clientId);
+    this.platforms.set(cacheKey, { at: Date.now(), info });
+    info.catch(() => this.platforms.delete(cacheKey));
+    return info;
+  }
+
+  private async readPlatform(issuer: string, clientId: string): Promise<PlatformInfo | null> {
     const p = await this.ltijsPlatform(issuer, clientId);
     if (!p) return null;
     return {
@@ -334,6 +349,7 @@ export class LtiEngine {
       authConfig: { method: 'JWK_SET', key: p.keysetUrl },
     });
     await registered.platformActive(true);
+    this.platforms.delete(`${p.issuer}\n${p.clientId}`);
     return (await this.platform(p.issuer, p.clientId))!;
   }
 

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Db } from '../db/knex.js';
-import type { LtiEngine } from './engine.js';
+import type { LtiEngine, PlatformInfo } from './engine.js';
 import type { KeysetCache } from './keyset-cache.js';
 
 export const CLAIM = {
@@ -63,7 +63,8 @@ export interface VerifiedLaunch {
   claims: LaunchClaims;
   tenantId: number;
   deploymentRowId: number;
-  pem: string;
+  platform: PlatformInfo;
+  key: KeyObject;
 }
 
 export interface LaunchCheckOptions {
@@ -152,7 +153,6 @@ export async function checkLaunch(
     throw new LaunchError(502, "The platform's keyset could not be read; try again.");
   }
   if (!key) throw new LaunchError(401, `The platform's keyset has no key "${header.kid}".`);
-  const pem = key.export({ type: 'spki', format: 'pem' }) as string;
   try {
     jwt.verify(idToken, key, {
       algorithms: ['RS256'],
@@ -197,7 +197,13 @@ export async function checkLaunch(
       401,
       `Deployment "${claims.deploymentId}" is not registered with this tool.`,
     );
-  return { claims, tenantId: deployment.tenant_id, deploymentRowId: deployment.id, pem };
+  return {
+    claims,
+    tenantId: deployment.tenant_id,
+    deploymentRowId: deployment.id,
+    platform,
+    key,
+  };
 }
 
 /** Reads and checks the LTI claims of a verified id_token. */

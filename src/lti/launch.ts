@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createCourse } from '../courses/service.js';
-import type { Trx } from '../db/knex.js';
+import type { Executor, Trx } from '../db/knex.js';
 import { lockTenant } from '../db/locks.js';
 import { enrollmentRole, isStaff, type VerifiedLaunch } from './launch-check.js';
 import { findLocalIds, linkExternalId } from './mappings.js';
@@ -14,11 +14,75 @@ export interface RecordedLaunch {
 }
 
 /** The LMS context's key: its context id, or the resource link's when the launch has no context. */
-function contextKey(v: VerifiedLaunch): string {
+type Launch = Pick<VerifiedLaunch, 'claims' | 'tenantId' | 'deploymentRowId'>;
+
+function contextKey(v: Launch): string {
   const c = v.claims;
   if (c.context) return c.context.id;
   if (c.resourceLink) return `resource-link:${c.resourceLink.id}`;
   return `user:${c.sub}`;
+}
+
+/** What a launch says about its context, person and enrollment. */
+function launchFacts(v: Launch) {
+  const c = v.claims;
+  const endpoints: Record<string, string | null> = {
+    title: c.context?.title ?? c.context?.label ?? c.resourceLink?.title ?? null,
+    ...(c.ags ? { lineitems_url: c.ags.lineItemsUrl, ags_scopes: c.ags.scopes.join(' ') } : {}),
+    ...(c.membershipsUrl ? { memberships_url: c.membershipsUrl } : {}),
+  };
+  const name = c.name ?? ([c.givenName, c.familyName].filter(Boolean).join(' ') || null);
+  const person: Record<string, string> = {};
+  if (name) person.name = name;
+  if (c.email) person.email = c.email;
+  return { key: contextKey(v), endpoints, name, person, role: enrollmentRole(c.roles) };
+}
+
+const differs = (row: Record<string, unknown>, values: Record<string, unknown>) =>
+  Object.entries(values).some(([k, value]) => row[k] !== value);
+
+/**
+ * The launch's records when a launch already wrote them and nothing changed
+ * since (the usual repeat launch): one read, no transaction. Null when
+ * anything is missing or different; recordLaunch then writes it.
+ */
+export async function unchangedLaunch(db: Executor, v: Launch): Promise<RecordedLaunch | null> {
+  const f = launchFacts(v);
+  const row = await db('lti_contexts as x')
+    .join('external_ids as e', (j) =>
+      j
+        .onVal('e.tenant_id', v.tenantId)
+        .andOnVal('e.kind', 'user')
+        .andOnVal('e.system', v.claims.issuer)
+        .andOnVal('e.external_id', v.claims.sub),
+    )
+    .join('users as u', 'u.id', 'e.local_id')
+    .join('enrollments as en', (j) =>
+      j.on('en.course_id', 'x.course_id').andOn('en.user_id', 'u.id'),
+    )
+    .where({ 'x.deployment_row_id': v.deploymentRowId, 'x.context_id': f.key })
+    .first(
+      'x.id',
+      'x.course_id',
+      'x.title',
+      'x.lineitems_url',
+      'x.ags_scopes',
+      'x.memberships_url',
+      'u.id as user_id',
+      'u.name',
+      'u.email',
+      'en.role',
+    );
+  if (!row || differs(row, f.endpoints) || differs(row, f.person) || row.role !== f.role) {
+    return null;
+  }
+  return {
+    tenantId: v.tenantId,
+    courseId: row.course_id,
+    userId: row.user_id,
+    ltiContextId: row.id,
+    staff: isStaff(v.claims.roles),
+  };
 }
 
 /**
@@ -28,32 +92,34 @@ function contextKey(v: VerifiedLaunch): string {
  * else by the LIS person sourcedid, else created) and the enrollment, and
  * keeps the context's AGS and Names and Roles endpoints for later pulls.
  */
-export async function recordLaunch(
-  trx: Trx,
-  v: VerifiedLaunch,
-  now: string,
-): Promise<RecordedLaunch> {
+export async function recordLaunch(trx: Trx, v: Launch, now: string): Promise<RecordedLaunch> {
   const c = v.claims;
-  const key = contextKey(v);
-  const endpoints = {
-    title: c.context?.title ?? c.context?.label ?? c.resourceLink?.title ?? null,
-    ...(c.ags ? { lineitems_url: c.ags.lineItemsUrl, ags_scopes: c.ags.scopes.join(' ') } : {}),
-    ...(c.membershipsUrl ? { memberships_url: c.membershipsUrl } : {}),
-    updated_at: now,
-  };
+  const { key, endpoints, name, person, role } = launchFacts(v);
+  const contextColumns = [
+    'id',
+    'course_id',
+    'title',
+    'lineitems_url',
+    'ags_scopes',
+    'memberships_url',
+  ];
   let context = await trx('lti_contexts')
     .where({ deployment_row_id: v.deploymentRowId, context_id: key })
-    .first('id', 'course_id');
+    .first(contextColumns);
   if (!context) {
     await lockTenant(trx, v.tenantId);
     context = await trx('lti_contexts')
       .where({ deployment_row_id: v.deploymentRowId, context_id: key })
-      .first('id', 'course_id');
+      .first(contextColumns);
   }
   let courseId: number;
   if (context) {
     courseId = context.course_id;
-    await trx('lti_contexts').where({ id: context.id }).update(endpoints);
+    if (differs(context, endpoints)) {
+      await trx('lti_contexts')
+        .where({ id: context.id })
+        .update({ ...endpoints, updated_at: now });
+    }
   } else {
     const sourcedIds = [c.lis.courseOfferingSourcedId, c.lis.courseSectionSourcedId].filter(
       (s): s is string => !!s,
@@ -94,21 +160,25 @@ export async function recordLaunch(
         ags_scopes: null,
         memberships_url: null,
         created_at: now,
+        updated_at: now,
         ...endpoints,
       })
       .returning('id');
     context = { id: row.id, course_id: courseId };
   }
 
-  const name = c.name ?? ([c.givenName, c.familyName].filter(Boolean).join(' ') || null);
   const known = (await findLocalIds(trx, v.tenantId, 'user', c.issuer, [c.sub])).get(c.sub);
   let userId: number;
   if (known) {
     userId = known;
-    const update: Record<string, unknown> = { updated_at: now };
-    if (name) update.name = name;
-    if (c.email) update.email = c.email;
-    await trx('users').where({ id: userId }).update(update);
+    if (Object.keys(person).length) {
+      const current = await trx('users').where({ id: userId }).first('name', 'email');
+      if (!current || differs(current, person)) {
+        await trx('users')
+          .where({ id: userId })
+          .update({ ...person, updated_at: now });
+      }
+    }
   } else {
     const bySourcedId = c.lis.personSourcedId
       ? await trx('users')
@@ -144,7 +214,6 @@ export async function recordLaunch(
     await linkExternalId(trx, v.tenantId, 'user', c.issuer, c.sub, userId, now);
   }
 
-  const role = enrollmentRole(c.roles);
   const enrolled = await trx('enrollments')
     .where({ course_id: courseId, user_id: userId })
     .first('id', 'role');

@@ -2,15 +2,14 @@ import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
-import { AppError, BadRequestError, UnauthorizedError } from '../http/errors.js';
+import { AppError, BadRequestError, NotFoundError, UnauthorizedError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { z } from '../http/validation.js';
 import { enqueue } from '../jobs/queue.js';
 import type { LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
-import { recordLaunch } from './launch.js';
-import { findExternalIds } from './mappings.js';
+import { recordLaunch, unchangedLaunch } from './launch.js';
 import {
   coursePage,
   deepLinkPage,
@@ -124,9 +123,9 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           `The launch was refused (${err?.details?.message ?? 'INVALID_LAUNCH'}).`,
         );
       }
-      const recorded = await inTransaction(deps.db, (trx) =>
-        recordLaunch(trx, verified, isoNow(deps.clock)),
-      );
+      const recorded =
+        (await unchangedLaunch(deps.db, verified)) ??
+        (await inTransaction(deps.db, (trx) => recordLaunch(trx, verified, isoNow(deps.clock))));
       const c = verified.claims;
       const token = deps.lti.sessions.issue({
         tenantId: recorded.tenantId,
@@ -412,27 +411,50 @@ async function renderCourse(
   token: string,
   notice: string | null,
 ): Promise<string> {
-  const course = await deps
-    .db('courses')
-    .where({ id: s.courseId, tenant_id: s.tenantId })
-    .first('title');
-  const me = await deps.db('users').where({ id: s.userId }).first('name', 'email', 'batch_uid');
+  const head = await deps
+    .db('lti_contexts as x')
+    .join('lti_deployments as d', 'd.id', 'x.deployment_row_id')
+    .join('courses as c', 'c.id', 'x.course_id')
+    .where({ 'x.id': s.ltiContextId, 'c.id': s.courseId, 'c.tenant_id': s.tenantId })
+    .first(
+      'c.title',
+      'd.issuer',
+      'x.lineitems_url',
+      'x.memberships_url',
+      'x.last_pull_at',
+      'x.last_pull_status',
+      'x.last_pull_summary',
+      deps
+        .db('users')
+        .where('id', s.userId)
+        .select(deps.db.raw('coalesce(name, email, batch_uid)'))
+        .as('user_name'),
+      deps
+        .db('jobs')
+        .where('queue_key', `lti.pull:${s.ltiContextId}`)
+        .select('id')
+        .limit(1)
+        .as('queued_job'),
+    );
+  if (!head) throw new NotFoundError('This course is no longer linked to the LMS; launch again.');
   const columns = await deps
-    .db('grade_columns')
-    .where({ course_id: s.courseId })
-    .whereNull('deleted_at')
-    .orderBy(['sequence_num', 'id'])
-    .select('id', 'name', 'points', 'calculation');
-  const x = await loadLtiContext(deps.db, s.ltiContextId);
-  const linked = x
-    ? await findExternalIds(
-        deps.db,
-        s.tenantId,
-        'lineitem',
-        x.issuer,
-        columns.map((c) => c.id),
-      )
-    : new Map();
+    .db('grade_columns as gc')
+    .where('gc.course_id', s.courseId)
+    .whereNull('gc.deleted_at')
+    .orderBy(['gc.sequence_num', 'gc.id'])
+    .select(
+      'gc.id',
+      'gc.name',
+      'gc.points',
+      'gc.calculation',
+      deps
+        .db('external_ids as e')
+        .whereRaw('e.local_id = gc.id')
+        .where({ 'e.tenant_id': s.tenantId, 'e.kind': 'lineitem', 'e.system': head.issuer })
+        .select('e.external_id')
+        .limit(1)
+        .as('external_id'),
+    );
   const learnerQuery = deps
     .db('enrollments as e')
     .join('users as u', 'u.id', 'e.user_id')
@@ -452,37 +474,29 @@ async function renderCourse(
   const grades = new Map<string, GradeCell>();
   for (const g of await gradeQuery)
     grades.set(`${g.column_id}:${g.user_id}`, { score: g.score, grade: g.grade });
-  const ctxRow = await deps
-    .db('lti_contexts')
-    .where({ id: s.ltiContextId })
-    .first('last_pull_at', 'last_pull_status', 'last_pull_summary');
-  const queued = await deps
-    .db('jobs')
-    .where({ queue_key: `lti.pull:${s.ltiContextId}` })
-    .first('id');
   return coursePage({
     session: token,
-    courseTitle: course?.title ?? 'Course',
-    userName: me?.name ?? me?.email ?? me?.batch_uid ?? 'you',
+    courseTitle: head.title,
+    userName: head.user_name ?? 'you',
     staff: s.staff,
     columns: columns.map((c) => ({
       id: c.id,
       name: c.name,
       points: c.points,
-      lineItem: linked.has(c.id),
+      lineItem: c.external_id !== null,
       calculated: !!c.calculation,
     })),
     learners,
     grades,
     lastPull: {
-      at: ctxRow?.last_pull_at ?? null,
-      status: ctxRow?.last_pull_status ?? null,
-      summary: ctxRow?.last_pull_summary
-        ? (JSON.parse(ctxRow.last_pull_summary) as Record<string, unknown>)
+      at: head.last_pull_at ?? null,
+      status: head.last_pull_status ?? null,
+      summary: head.last_pull_summary
+        ? (JSON.parse(head.last_pull_summary) as Record<string, unknown>)
         : null,
     },
-    pullQueued: !!queued,
+    pullQueued: head.queued_job !== null,
     notice,
-    canPull: !!(x?.lineItemsUrl || x?.membershipsUrl),
+    canPull: !!(head.lineitems_url || head.memberships_url),
   });
 }

@@ -208,10 +208,7 @@ export class LtiTool {
       return this.refuse(req, res, 500, 'The launch could not be checked; try again.');
     }
     res.locals.gradebridgeLaunch = verified;
-    this.engine.withVerifiedKey(
-      { issuer: verified.claims.issuer, clientId: verified.claims.clientId, pem: verified.pem },
-      () => next(),
-    );
+    this.engine.withVerifiedKey({ platform: verified.platform, key: verified.key }, () => next());
   }
 
   /** One limiter per platform: scores go out one at a time, spaced by LTI_SCORE_MIN_INTERVAL_MS. */
