@@ -74,6 +74,12 @@ export interface LaunchCheckOptions {
   clockToleranceSeconds: number;
   maxAgeSeconds: number;
   now: () => number;
+  /** The registered deployment (its row id and tenant), or null. */
+  deployment: (
+    issuer: string,
+    clientId: string,
+    deploymentId: string,
+  ) => Promise<{ id: number; tenantId: number } | null>;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
@@ -99,10 +105,21 @@ export async function checkLaunch(
   const state = str(body.state);
   if (!idToken) throw new LaunchError(400, 'The launch carries no id_token.');
   if (!state) throw new LaunchError(400, 'The launch carries no state.');
-  const login = await o.db('lti_logins').where({ state }).first();
-  if (!login) throw new LaunchError(401, 'The state was not issued by this tool.');
-  if (login.used_at) throw new LaunchError(401, 'This login was already used.');
-  if (Date.parse(login.expires_at) <= o.now())
+  // The login is used up here, whatever follows: a state works once.
+  const [login] = await o
+    .db('lti_logins')
+    .where({ state })
+    .whereNull('used_at')
+    .update({ used_at: new Date(o.now()).toISOString() })
+    .returning(['issuer', 'client_id', 'nonce', 'expires_at']);
+  if (!login) {
+    const known = await o.db('lti_logins').where({ state }).first('state');
+    throw new LaunchError(
+      401,
+      known ? 'This login was already used.' : 'The state was not issued by this tool.',
+    );
+  }
+  if (new Date(login.expires_at).getTime() <= o.now())
     throw new LaunchError(401, 'The login expired; launch again.');
   if (stateCookieIssuer === undefined) {
     throw new LaunchError(
@@ -176,22 +193,9 @@ export async function checkLaunch(
 
   if (payload.nonce !== login.nonce)
     throw new LaunchError(401, 'The nonce is not the one issued at this login.');
-  const used = await o
-    .db('lti_logins')
-    .where({ state })
-    .whereNull('used_at')
-    .update({ used_at: new Date(o.now()).toISOString() });
-  if (used !== 1) throw new LaunchError(401, 'This login was already used.');
 
   const claims = readClaims(payload, login.client_id);
-  const deployment = await o
-    .db('lti_deployments')
-    .where({
-      issuer: claims.issuer,
-      client_id: claims.clientId,
-      deployment_id: claims.deploymentId,
-    })
-    .first('id', 'tenant_id');
+  const deployment = await o.deployment(claims.issuer, claims.clientId, claims.deploymentId);
   if (!deployment)
     throw new LaunchError(
       401,
@@ -199,7 +203,7 @@ export async function checkLaunch(
     );
   return {
     claims,
-    tenantId: deployment.tenant_id,
+    tenantId: deployment.tenantId,
     deploymentRowId: deployment.id,
     platform,
     key,

@@ -21,6 +21,8 @@ interface Collection {
   /** A fixed column value that tells collections sharing a table apart. */
   discriminator?: [string, string];
   createdAt?: boolean;
+  /** The fields of the table's unique key: a Replace by exactly these is one upsert. */
+  unique?: string[];
 }
 
 const COLLECTIONS: Record<string, Collection> = {
@@ -28,11 +30,13 @@ const COLLECTIONS: Record<string, Collection> = {
     table: 'lti_idtokens',
     keys: { iss: 'iss', clientId: 'client_id', deploymentId: 'deployment_id', user: 'user_sub' },
     createdAt: true,
+    unique: ['iss', 'clientId', 'deploymentId', 'user'],
   },
   contexttoken: {
     table: 'lti_contexttokens',
     keys: { contextId: 'context_id', user: 'user_sub' },
     createdAt: true,
+    unique: ['contextId', 'user'],
   },
   platform: {
     table: 'lti_platforms',
@@ -199,12 +203,33 @@ export class KnexLtiStore {
     index?: Doc,
   ): Promise<true> {
     const c = collection(name);
+    const row = this.row(c, secret, item, index);
+    if (c.unique && this.byUniqueKey(c, query, row)) {
+      // The query names exactly the row the unique key identifies: one upsert.
+      await this.db(c.table)
+        .insert(row)
+        .onConflict(c.unique.map((f) => c.keys[f]!))
+        .merge();
+      return true;
+    }
     await this.db.transaction(async (trx) => {
       const { q } = this.select(trx, c, query);
       await q.delete();
-      await trx(c.table).insert(this.row(c, secret, item, index));
+      await trx(c.table).insert(row);
     });
     return true;
+  }
+
+  /** Whether a query is the collection's unique key, with the values the new row has. */
+  private byUniqueKey(c: Collection, query: Doc, row: Record<string, unknown>): boolean {
+    const fields = Object.keys(query);
+    return (
+      fields.length === c.unique!.length &&
+      c.unique!.every((f) => {
+        const value = query[f];
+        return value !== undefined && value !== null && String(value) === row[c.keys[f]!];
+      })
+    );
   }
 
   /** Merges a modification into the matching documents (and their indexed columns). */

@@ -21,6 +21,8 @@ export interface LtiToolOptions {
   registrationSecret: string;
 }
 
+const DEPLOYMENT_CACHE_MS = 30_000;
+
 const first = (v: unknown): string | undefined => {
   const value = Array.isArray(v) ? v[0] : v;
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -38,6 +40,8 @@ export class LtiTool {
   /** Signs the tenant token in dynamic registration URLs. */
   readonly registrationSecret: KeyObject;
   private readonly limiters = new Map<string, Bottleneck>();
+  /** Registered deployments found by launches, reused for DEPLOYMENT_CACHE_MS (a deployment's tenant never changes). */
+  private readonly deployments = new Map<string, { at: number; id: number; tenantId: number }>();
 
   private constructor(
     readonly engine: LtiEngine,
@@ -192,6 +196,8 @@ export class LtiTool {
           clockToleranceSeconds: this.o.config.LTI_CLOCK_TOLERANCE_SECONDS,
           maxAgeSeconds: this.o.config.LTI_TOKEN_MAX_AGE_SECONDS,
           now: () => this.o.clock.now(),
+          deployment: (issuer, clientId, deploymentId) =>
+            this.deployment(issuer, clientId, deploymentId),
         },
         req.body ?? {},
         typeof cookie === 'string' ? cookie : undefined,
@@ -209,6 +215,28 @@ export class LtiTool {
     }
     res.locals.gradebridgeLaunch = verified;
     this.engine.withVerifiedKey({ platform: verified.platform, key: verified.key }, () => next());
+  }
+
+  /** A registered deployment: its row id and tenant. Found ones are cached; unknown ones are read again each time. */
+  async deployment(
+    issuer: string,
+    clientId: string,
+    deploymentId: string,
+  ): Promise<{ id: number; tenantId: number } | null> {
+    const key = `${issuer}\n${clientId}\n${deploymentId}`;
+    const cached = this.deployments.get(key);
+    if (cached && Date.now() - cached.at < DEPLOYMENT_CACHE_MS) return cached;
+    const row = await this.o
+      .db('lti_deployments')
+      .where({ issuer, client_id: clientId, deployment_id: deploymentId })
+      .first('id', 'tenant_id');
+    if (!row) {
+      this.deployments.delete(key);
+      return null;
+    }
+    const found = { at: Date.now(), id: row.id as number, tenantId: row.tenant_id as number };
+    this.deployments.set(key, found);
+    return found;
   }
 
   /** One limiter per platform: scores go out one at a time, spaced by LTI_SCORE_MIN_INTERVAL_MS. */

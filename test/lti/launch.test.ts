@@ -274,9 +274,19 @@ describe('LTI 1.3 launches', function () {
         await launch(ctx, { id_token: token, state: l.state }, ''),
         /state cookie .* missing/,
       );
-      const l2 = await login(ctx, platform);
+      // A state works once, even for a refused launch.
       await expectRefused(
-        await launch(ctx, { id_token: token, state: l.state }, l2.cookie),
+        await launch(ctx, { id_token: token, state: l.state }, l.cookie),
+        /already used/,
+      );
+      const l2 = await login(ctx, platform);
+      const l3 = await login(ctx, platform);
+      await expectRefused(
+        await launch(
+          ctx,
+          { id_token: sign(platform, launchClaims(platform, l2.nonce)), state: l2.state },
+          l3.cookie,
+        ),
         /state cookie .* missing/,
       );
     });

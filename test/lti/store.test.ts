@@ -102,6 +102,36 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(await store.Get(false, 'platform', { clientId: 'c9' })).to.have.length(1);
     });
 
+    it('replaces every match when the query is not the unique key, and upserts when it is', async () => {
+      const token = (deploymentId: string, n: number) => ({
+        iss: 'https://lms.example',
+        clientId: 'c1',
+        deploymentId,
+        user: 'u7',
+        n,
+      });
+      const key = (deploymentId: string) => ({
+        iss: 'https://lms.example',
+        clientId: 'c1',
+        deploymentId,
+        user: 'u7',
+      });
+      await store.Replace(false, 'idtoken', key('d1'), token('d1', 1));
+      await store.Replace(false, 'idtoken', key('d2'), token('d2', 2));
+      await store.Replace(false, 'idtoken', key('d1'), token('d1', 3));
+      let docs = (await store.Get(false, 'idtoken', { user: 'u7' })) as Array<
+        Record<string, unknown>
+      >;
+      expect(docs.map((d) => [d.deploymentId, d.n]).sort()).to.deep.equal([
+        ['d1', 3],
+        ['d2', 2],
+      ]);
+      // By the user alone: both documents go, one takes their place.
+      await store.Replace(false, 'idtoken', { user: 'u7' }, token('d3', 4));
+      docs = (await store.Get(false, 'idtoken', { user: 'u7' })) as Array<Record<string, unknown>>;
+      expect(docs.map((d) => [d.deploymentId, d.n])).to.deep.equal([['d3', 4]]);
+    });
+
     it('keeps keys and access tokens encrypted, readable only with the key', async () => {
       const index = { kid: 'k-1', platformUrl: 'https://lms.example', clientId: 'c1' };
       await store.Replace(

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessTokens } from './access-tokens.js';
@@ -93,6 +94,8 @@ export class LmsEmulator {
     const { port } = server.address() as AddressInfo;
     const urls = new EmulatorUrls(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
     const abort = new AbortController();
+    // Every request that waits (a slow keyset, an outbound fetch) listens for the close.
+    setMaxListeners(0, abort.signal);
     const core: EmulatorCore = {
       urls,
       issuer: options.issuer ?? urls.base,
