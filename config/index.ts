@@ -68,9 +68,21 @@ export const settingsSchema = z.object({
   LTI_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(28800),
   LTI_KEYSET_TTL_SECONDS: z.coerce.number().int().min(0).max(86400).default(3600),
   LTI_SCORE_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60000).default(0),
+  SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  DATASYNC_POLL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
+  DATASYNC_TIMEOUT_MS: z.coerce.number().int().min(100).max(300000).default(15000),
+  DATASYNC_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+  WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   DEMO: bool.default(true),
   DEMO_LMS: bool.default(true),
   DEMO_LMS_PORT: z.coerce.number().int().min(0).max(65535).default(4100),
+  DEMO_DATASYNC: bool.default(true),
+  DEMO_DATASYNC_PORT: z.coerce.number().int().min(0).max(65535).default(4200),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600000).default(10000),
 });
 
@@ -110,7 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '(settings)');
         const given = input[name];
-        const shown = name.includes('SECRET') || name === 'DATABASE_URL' ? '(hidden)' : given;
+        const shown = /SECRET|KEY|DATABASE_URL|REDIS_URL/.test(name) ? '(hidden)' : given;
         return `${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(shown)})`}`;
       }),
     );

@@ -6,6 +6,8 @@ import { migrateLatest } from './db/migrate.js';
 import { isoNow, systemClock, type Clock } from './db/time.js';
 import type { Logger } from './logger.js';
 import { LtiTool } from './lti/tool.js';
+import { SecretBox } from './auth/secret-box.js';
+import { ExchangeService } from './exchange/service.js';
 
 /** Builds the dependencies on an open, migrated database: shared secrets, tokens, the LTI tool. */
 export async function buildDeps(
@@ -25,6 +27,7 @@ export async function buildDeps(
     sessionSecret: await loadSigningSecret(db, 'lti-sessions', undefined, now),
     registrationSecret: await loadSigningSecret(db, 'lti-registration', undefined, now),
   });
+  const secrets = new SecretBox(await loadSigningSecret(db, 'secrets', config.SECRETS_KEY, now));
   return {
     config,
     db,
@@ -32,6 +35,8 @@ export async function buildDeps(
     clock,
     tokens: new TokenService(tokenSecret, config.TOKEN_TTL_SECONDS),
     lti,
+    secrets,
+    exchange: new ExchangeService({ config, db, logger, clock, secrets }),
   };
 }
 

@@ -4,6 +4,8 @@ import type { Db } from './db/knex.js';
 import type { Clock } from './db/time.js';
 import type { Logger } from './logger.js';
 import type { LtiTool } from './lti/tool.js';
+import type { SecretBox } from './auth/secret-box.js';
+import type { ExchangeService } from './exchange/service.js';
 
 /** What the app and its services are built from; tests build their own. */
 export interface AppDeps {
@@ -13,4 +15,6 @@ export interface AppDeps {
   clock: Clock;
   tokens: TokenService;
   lti: LtiTool;
+  secrets: SecretBox;
+  exchange: ExchangeService;
 }

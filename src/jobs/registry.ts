@@ -1,19 +1,32 @@
 import type { AppDeps } from '../deps.js';
 import { ltiCleanupJob, ltiCleanupSchedule, pullJob, scoreJob } from '../lti/jobs.js';
 import { exportCleanupJob, exportCleanupSchedule, exportJob } from '../progress/exports.js';
+import type { Config } from '../../config/index.js';
+import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from '../exchange/jobs.js';
 import { JobWorker, type JobDefinition, type RecurringJob } from './worker.js';
 
 /** Every job the service runs, and every recurring one, in one place. */
 export function jobDefinitions(): JobDefinition[] {
-  return [exportJob, exportCleanupJob, pullJob, scoreJob, ltiCleanupJob];
+  return [
+    exportJob,
+    exportCleanupJob,
+    pullJob,
+    scoreJob,
+    ltiCleanupJob,
+    exchangeJob,
+    discoverJob,
+    pollJob,
+    requestJob,
+  ];
 }
 
-export function recurringJobs(): RecurringJob[] {
-  return [exportCleanupSchedule, ltiCleanupSchedule];
+export function recurringJobs(config: Config): RecurringJob[] {
+  const poll = pollSchedule(config.DATASYNC_POLL_SECONDS);
+  return [exportCleanupSchedule, ltiCleanupSchedule, ...(poll ? [poll] : [])];
 }
 
 export function createWorker(deps: AppDeps, overrides: { id?: string } = {}): JobWorker {
-  return new JobWorker(deps, jobDefinitions(), recurringJobs(), {
+  return new JobWorker(deps, jobDefinitions(), recurringJobs(deps.config), {
     concurrency: deps.config.JOBS_CONCURRENCY,
     pollMs: deps.config.JOBS_POLL_MS,
     leaseMs: deps.config.JOBS_LEASE_MS,

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { AppDeps } from '../deps.js';
+import type { Executor } from '../db/knex.js';
+import { isoNow } from '../db/time.js';
+import { inTransaction } from '../db/transaction.js';
+import { enqueue } from '../jobs/queue.js';
+import {
+  PermanentFailure,
+  RetryLater,
+  type JobDefinition,
+  type RecurringJob,
+} from '../jobs/worker.js';
+import type { Logger } from '../logger.js';
+import { registerExchange, runExchange, type ExchangeTrigger } from './producer.js';
+import type { ConnectionRow } from './service.js';
+
+const PAGE_SIZE = 100;
+
+/**
+ * Lists the exchanges Data Sync has waiting (state `created`) for a
+ * connection, page by page, and records the ones gradebridge has not seen,
+ * each with its job. Returns the new exchanges' row ids.
+ */
+export async function discoverExchanges(
+  deps: AppDeps,
+  conn: ConnectionRow,
+  trigger: ExchangeTrigger,
+): Promise<number[]> {
+  const client = deps.exchange.client(conn);
+  const found: number[] = [];
+  for (let page = 0; ; page++) {
+    const exchanges = await client.listExchanges({ page, pageSize: PAGE_SIZE, state: 'created' });
+    if (exchanges.length) {
+      await inTransaction(deps.db, async (trx) => {
+        const now = isoNow(deps.clock);
+        for (const e of exchanges) {
+          const id = await registerExchange(trx, conn, e, trigger, now);
+          if (id !== null) found.push(id);
+        }
+      });
+    }
+    if (exchanges.length < PAGE_SIZE) break;
+  }
+  await deps
+    .db('datasync_connections')
+    .where({ id: conn.id })
+    .update({ last_polled_at: isoNow(deps.clock) });
+  return found;
+}
+
+async function connectionById(db: Executor, id: number): Promise<ConnectionRow> {
+  const row = (await db('datasync_connections').where({ id }).first()) as ConnectionRow | undefined;
+  if (!row) throw new PermanentFailure(`Data Sync connection ${id} no longer exists`);
+  return row;
+}
+
+/** Answers one exchange (plan, upload, finish); a failed run resumes where it stopped. */
+export const exchangeJob: JobDefinition = {
+  name: 'datasync.exchange',
+  maxAttempts: 25,
+  async run({ deps, job, log }) {
+    const result = await runExchange(deps, job.payload.exchangeId as number, log);
+    log.info({ ...result }, 'exchange run');
+  },
+};
+
+/** Looks for waiting exchanges of one connection. */
+export const discoverJob: JobDefinition = {
+  name: 'datasync.discover',
+  maxAttempts: 5,
+  async run({ deps, job, log }) {
+    const conn = await connectionById(deps.db, job.payload.connectionId as number);
+    const found = await discoverExchanges(
+      deps,
+      conn,
+      (job.payload.trigger as ExchangeTrigger) ?? 'poll',
+    );
+    if (found.length) log.info({ connection: conn.id, exchanges: found.length }, 'exchanges found');
+  },
+};
+
+/** The schedule: every connection looks for waiting exchanges. */
+export const pollJob: JobDefinition = {
+  name: 'datasync.poll',
+  maxAttempts: 3,
+  async run({ deps }) {
+    const now = isoNow(deps.clock);
+    for (const c of await deps.db('datasync_connections').select('id', 'tenant_id')) {
+      await enqueue(
+        deps.db,
+        'datasync.discover',
+        { connectionId: c.id, trigger: 'schedule' },
+        now,
+        {
+          tenantId: c.tenant_id,
+          queueKey: `datasync.discover:${c.id}`,
+        },
+      );
+    }
+  },
+};
+
+export function pollSchedule(seconds: number): RecurringJob | null {
+  return seconds > 0 ? { name: 'datasync.poll', everyMs: seconds * 1000 } : null;
+}
+
+/**
+ * A teacher's "send final grades": asks Data Sync for an exchange of the
+ * course's assignment scores and final grades, finds it among the waiting
+ * exchanges by the request id gradebridge put in its metadata, and answers it.
+ */
+export const requestJob: JobDefinition = {
+  name: 'datasync.request',
+  maxAttempts: 10,
+  async run({ deps, job, log }) {
+    const conn = await connectionById(deps.db, job.payload.connectionId as number);
+    const client = deps.exchange.client(conn);
+    const requestId = job.payload.requestId as string;
+    const course = await deps
+      .db('courses')
+      .where({ id: job.payload.courseId as number, tenant_id: conn.tenant_id })
+      .first('id', 'title', 'batch_uid');
+    if (!course) throw new PermanentFailure('the course no longer exists');
+    let remote = await findRequested(deps, conn, requestId);
+    if (!remote && !job.payload.created) {
+      await client.createExchange({
+        query: {
+          type: 'assignment_scores',
+          conditions: [
+            {
+              scope: 'course',
+              scope_by: 'id',
+              scope_id: {
+                name: course.title,
+                $sys: {
+                  source_id: course.batch_uid ? { sis_id: course.batch_uid } : {},
+                  app_id: { gradebridge_id: String(course.id) },
+                },
+              },
+              summary_type: 'final',
+            },
+          ],
+        },
+        metadata: { gradebridge_request: requestId, requested_by: job.payload.userId ?? null },
+      });
+      // Remember that it was asked for, so a retry does not ask twice.
+      await deps
+        .db('jobs')
+        .where({ id: job.id })
+        .update({ payload: JSON.stringify({ ...job.payload, created: true }) });
+      remote = await findRequested(deps, conn, requestId);
+    }
+    if (!remote) throw new RetryLater(2000, 'the requested exchange is not listed yet');
+    const id = await inTransaction(deps.db, (trx) =>
+      registerExchange(
+        trx,
+        conn,
+        remote,
+        'teacher',
+        isoNow(deps.clock),
+        (job.payload.userId as number) ?? null,
+      ),
+    );
+    log.info({ exchange: remote.id, row: id }, 'final grades requested');
+  },
+};
+
+async function findRequested(deps: AppDeps, conn: ConnectionRow, requestId: string) {
+  const client = deps.exchange.client(conn);
+  for (let page = 0; ; page++) {
+    const list = await client.listExchanges({ page, pageSize: PAGE_SIZE, state: 'created' });
+    const hit = list.find(
+      (e) => (e.metadata as Record<string, unknown> | null)?.gradebridge_request === requestId,
+    );
+    if (hit) return hit;
+    if (list.length < PAGE_SIZE) return null;
+  }
+}
+
+/** Queues a teacher's "send final grades" for a course, in the caller's transaction. */
+export async function requestFinalGrades(
+  trx: Executor,
+  conn: ConnectionRow,
+  courseId: number,
+  userId: number | null,
+  now: string,
+): Promise<number | null> {
+  return enqueue(
+    trx,
+    'datasync.request',
+    { connectionId: conn.id, courseId, userId, requestId: randomUUID() },
+    now,
+    { tenantId: conn.tenant_id, queueKey: `datasync.request:${courseId}` },
+  );
+}
+
+/** Runs what `datasync poll` found, to the end, in this process (the command line). */
+export async function pollNow(
+  deps: AppDeps,
+  conn: ConnectionRow,
+  log: Logger,
+): Promise<Array<Awaited<ReturnType<typeof runExchange>>>> {
+  await discoverExchanges(deps, conn, 'cli');
+  const waiting = await deps
+    .db('exchanges')
+    .where({ connection_id: conn.id })
+    .whereIn('state', ['queued', 'sending'])
+    .orderBy('id')
+    .select('id');
+  const results = [];
+  for (const w of waiting) {
+    for (;;) {
+      try {
+        results.push(await runExchange(deps, w.id as number, log));
+        break;
+      } catch (err) {
+        if (!(err instanceof RetryLater)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, err.delayMs));
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type Bottleneck from 'bottleneck';
+import type { Config } from '../../config/index.js';
+import type { SecretBox } from '../auth/secret-box.js';
+import type { Db, Executor, Trx } from '../db/knex.js';
+import type { Clock } from '../db/time.js';
+import type { Logger } from '../logger.js';
+import { ExchangeClient } from './client.js';
+import { LimiterFactory, minTimeFor } from './limiter.js';
+
+export interface ConnectionRow {
+  id: number;
+  tenant_id: number;
+  base_url: string;
+  token_url: string;
+  client_id: string;
+  client_secret: string;
+  course_app_id: string | null;
+  rate_per_second: number;
+  concurrency: number;
+  notice_secret: string;
+  last_polled_at: string | null;
+  updated_at: string;
+}
+
+export interface ConnectionInput {
+  tenantId: number;
+  baseUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  courseAppId?: string | null;
+  ratePerSecond: number;
+  concurrency: number;
+}
+
+export interface ConnectionSummary {
+  tenantId: number;
+  connectionId: number;
+  baseUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  courseAppId: string | null;
+  ratePerSecond: number;
+  concurrency: number;
+  noticeUrl: string;
+  /** Shown once, when the connection is made or the secret rotated. */
+  noticeSecret?: string;
+}
+
+/**
+ * A tenant's Data Sync connection and the clients built from it: one client
+ * (and one limiter) per connection, rebuilt when the connection changes.
+ * Secrets are stored sealed and opened only to make a client.
+ */
+export class ExchangeService {
+  private readonly limiters: LimiterFactory;
+  private readonly clients = new Map<
+    number,
+    { version: string; client: ExchangeClient; limiter: Bottleneck }
+  >();
+  /** Rate-limit answers seen by this process's clients (reported by `datasync poll` and the benchmark). */
+  throttled = 0;
+
+  constructor(
+    private readonly o: {
+      config: Config;
+      db: Db;
+      logger: Logger;
+      clock: Clock;
+      secrets: SecretBox;
+    },
+  ) {
+    this.limiters = new LimiterFactory(o.config.REDIS_URL, o.logger);
+  }
+
+  get clustered(): boolean {
+    return this.limiters.clustered;
+  }
+
+  async connection(db: Executor, tenantId: number): Promise<ConnectionRow | null> {
+    return ((await db('datasync_connections').where({ tenant_id: tenantId }).first()) ??
+      null) as ConnectionRow | null;
+  }
+
+  /** Creates or updates the tenant's connection. A new connection gets a notice secret (returned once). */
+  async connect(trx: Trx, input: ConnectionInput, now: string): Promise<ConnectionSummary> {
+    const existing = await this.connection(trx, input.tenantId);
+    const values = {
+      base_url: input.baseUrl.replace(/\/+$/, ''),
+      token_url: input.tokenUrl,
+      client_id: input.clientId,
+      client_secret: this.o.secrets.seal(input.clientSecret),
+      course_app_id: input.courseAppId ?? null,
+      rate_per_second: input.ratePerSecond,
+      concurrency: input.concurrency,
+      updated_at: now,
+    };
+    let noticeSecret: string | undefined;
+    let id: number;
+    if (existing) {
+      await trx('datasync_connections').where({ id: existing.id }).update(values);
+      id = existing.id;
+    } else {
+      noticeSecret = randomBytes(32).toString('base64url');
+      const [row] = await trx('datasync_connections')
+        .insert({
+          tenant_id: input.tenantId,
+          ...values,
+          notice_secret: this.o.secrets.seal(noticeSecret),
+          created_at: now,
+        })
+        .returning('id');
+      id = row.id;
+    }
+    return {
+      ...this.summary({
+        id,
+        tenant_id: input.tenantId,
+        ...values,
+        notice_secret: '',
+        last_polled_at: null,
+      }),
+      ...(noticeSecret ? { noticeSecret } : {}),
+    };
+  }
+
+  summary(row: ConnectionRow): ConnectionSummary {
+    return {
+      tenantId: row.tenant_id,
+      connectionId: row.id,
+      baseUrl: row.base_url,
+      tokenUrl: row.token_url,
+      clientId: row.client_id,
+      courseAppId: row.course_app_id,
+      ratePerSecond: row.rate_per_second,
+      concurrency: row.concurrency,
+      noticeUrl: `${this.o.config.publicUrl}/webhooks/datasync/${row.id}`,
+    };
+  }
+
+  /** The secret Data Sync's notices to this connection are signed with. */
+  noticeSecret(row: ConnectionRow): string {
+    return this.o.secrets.open(row.notice_secret);
+  }
+
+  /** The connection's client; every request of every client of this connection shares its limiter. */
+  client(row: ConnectionRow): ExchangeClient {
+    const version = `${row.updated_at}`;
+    const cached = this.clients.get(row.id);
+    if (cached && cached.version === version) return cached.client;
+    if (cached) cached.limiter.disconnect().catch(() => undefined);
+    const limiter = this.limiters.create(
+      `gradebridge-datasync-${row.id}`,
+      row.rate_per_second,
+      row.concurrency,
+    );
+    const client = new ExchangeClient({
+      baseUrl: row.base_url,
+      tokenUrl: row.token_url,
+      clientId: row.client_id,
+      clientSecret: this.o.secrets.open(row.client_secret),
+      courseAppId: row.course_app_id,
+      limiter,
+      baseMinTimeMs: minTimeFor(row.rate_per_second),
+      timeoutMs: this.o.config.DATASYNC_TIMEOUT_MS,
+      retries: this.o.config.DATASYNC_RETRIES,
+      logger: this.o.logger.child({ datasyncConnection: row.id }),
+      onThrottled: () => {
+        this.throttled++;
+      },
+    });
+    this.clients.set(row.id, { version, client, limiter });
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.clients.values()].map((c) => c.limiter.disconnect(false).catch(() => undefined)),
+    );
+    this.clients.clear();
+    await this.limiters.close();
+  }
+}
