@@ -9,6 +9,7 @@ import { historySurface } from './history/routes.js';
 import { journeySurface } from './journey/routes.js';
 import { ltiSurface } from './lti/routes.js';
 import { progressSurface } from './progress/routes.js';
+import { webhooksSurface } from './webhooks/routes.js';
 import { createMetrics } from './ops/metrics.js';
 import { opsSurface } from './ops/routes.js';
 
@@ -29,6 +30,7 @@ export function createApp(deps: AppDeps): App {
     historySurface(deps, docs),
     progressSurface(deps, docs),
     ltiSurface(deps, docs),
+    webhooksSurface(deps, docs),
   ];
 
   koa.use(requestContext(deps.logger));

@@ -31,6 +31,9 @@ import {
   toolUrls,
 } from './lti/registration.js';
 import { pullAndRecord } from './lti/services.js';
+import { pollNow } from './exchange/jobs.js';
+import { setFinalColumn } from './exchange/final-column.js';
+import { addSender, listSenders } from './webhooks/senders.js';
 
 class CliError extends Error {}
 
@@ -38,6 +41,29 @@ type Output = Record<string, unknown>;
 
 function print(json: boolean, value: Output, human: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+function httpUrl(name: string) {
+  return (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new CliError(`${name} must be an http(s) URL, got "${value}"`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new CliError(`${name} must be an http(s) URL, got "${value}"`);
+    return value;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > 10000)
+      throw new CliError(`${name} must be a number above 0 (and at most 10000), got "${value}"`);
+    return n;
+  };
 }
 
 function positiveInt(name: string) {
@@ -55,6 +81,7 @@ async function withDeps<T>(work: (deps: AppDeps) => Promise<T>): Promise<T> {
   try {
     return await work(deps);
   } finally {
+    await deps.exchange.close();
     await deps.db.destroy();
   }
 }
@@ -407,6 +434,255 @@ export function buildCli(): Command {
         );
       },
     );
+
+  course
+    .command('final-column')
+    .description(
+      "mark a weighted or total column as the course's final grade (sent as the final summary when the course has no external grade column)",
+    )
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption('--course <batchUid>', "the course's batch_uid")
+    .requiredOption('--column <name>', "the column's name")
+    .option('--clear', 'unmark it instead')
+    .option('--json', 'print one JSON object')
+    .action(
+      async (opts: {
+        tenant: number;
+        course: string;
+        column: string;
+        clear?: boolean;
+        json?: boolean;
+      }) => {
+        const result = await withDeps((deps) =>
+          inTransaction(deps.db, (trx) =>
+            setFinalColumn(
+              trx,
+              opts.tenant,
+              opts.course,
+              opts.column,
+              !opts.clear,
+              isoNow(deps.clock),
+            ),
+          ),
+        );
+        if (typeof result === 'string') throw new CliError(result);
+        print(
+          !!opts.json,
+          {
+            tenantId: opts.tenant,
+            courseId: opts.course,
+            column: opts.column,
+            isFinal: !opts.clear,
+          },
+          `${opts.column} is ${opts.clear ? 'no longer' : 'now'} the final grade of ${opts.course}`,
+        );
+      },
+    );
+
+  const datasync = program.command('datasync').description('Data Sync Grades Exchange');
+  datasync
+    .command('connect')
+    .description("set a tenant's Data Sync connection (final grades go out through it)")
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(
+      '--base-url <url>',
+      'the Grades API base, e.g. https://api.us2.kimonocloud.com/v2/grades',
+      httpUrl('--base-url'),
+    )
+    .requiredOption('--token-url <url>', 'the OAuth2 token endpoint', httpUrl('--token-url'))
+    .requiredOption('--client-id <id>', 'OAuth2 client id')
+    .requiredOption('--client-secret <secret>', 'OAuth2 client secret (stored encrypted)')
+    .requiredOption(
+      '--rate <n>',
+      'requests per second allowed (the quota)',
+      positiveNumber('--rate'),
+    )
+    .option('--concurrency <n>', 'requests in flight at once', positiveInt('--concurrency'), 4)
+    .option('--course-app-id <id>', 'the course_app_id this connection answers for')
+    .option('--json', 'print one JSON object')
+    .action(
+      async (opts: {
+        tenant: number;
+        baseUrl: string;
+        tokenUrl: string;
+        clientId: string;
+        clientSecret: string;
+        rate: number;
+        concurrency: number;
+        courseAppId?: string;
+        json?: boolean;
+      }) => {
+        const out = await withDeps(async (deps) => {
+          await requireTenant(deps, opts.tenant);
+          return inTransaction(deps.db, (trx) =>
+            deps.exchange.connect(
+              trx,
+              {
+                tenantId: opts.tenant,
+                baseUrl: opts.baseUrl,
+                tokenUrl: opts.tokenUrl,
+                clientId: opts.clientId,
+                clientSecret: opts.clientSecret,
+                courseAppId: opts.courseAppId ?? null,
+                ratePerSecond: opts.rate,
+                concurrency: opts.concurrency,
+              },
+              isoNow(deps.clock),
+            ),
+          );
+        });
+        print(
+          !!opts.json,
+          { ...out },
+          `Data Sync connected for tenant ${opts.tenant} at ${out.ratePerSecond} requests/s.\nNotices go to ${out.noticeUrl}${out.noticeSecret ? `\nNotice signing secret (shown once): ${out.noticeSecret}` : ''}`,
+        );
+      },
+    );
+  datasync
+    .command('poll')
+    .description(
+      'look for waiting exchanges once and answer them to the end, printing what was sent',
+    )
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { tenant: number; json?: boolean }) => {
+      const out = await withDeps(async (deps) => {
+        const conn = await deps.exchange.connection(deps.db, opts.tenant);
+        if (!conn)
+          throw new CliError(
+            `tenant ${opts.tenant} has no Data Sync connection (datasync connect)`,
+          );
+        const exchanges = await pollNow(deps, conn, deps.logger);
+        return { tenantId: opts.tenant, exchanges, throttled: deps.exchange.throttled };
+      });
+      print(
+        !!opts.json,
+        out,
+        out.exchanges.length === 0
+          ? 'No exchange was waiting.'
+          : out.exchanges
+              .map(
+                (e) =>
+                  `Exchange ${e.remoteId}: ${e.state}, ${e.itemsSent} scores and summaries in ${e.chunks} chunk(s)${e.chunksResent ? `, ${e.chunksResent} sent again` : ''}${e.errorCode ? ` (${e.errorCode}: ${e.errorMessage})` : ''}`,
+              )
+              .join('\n'),
+      );
+    });
+  datasync
+    .command('status')
+    .description("a tenant's connection and its latest exchanges")
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { tenant: number; json?: boolean }) => {
+      const out = await withDeps(async (deps) => {
+        const conn = await deps.exchange.connection(deps.db, opts.tenant);
+        if (!conn)
+          throw new CliError(
+            `tenant ${opts.tenant} has no Data Sync connection (datasync connect)`,
+          );
+        const exchanges = await deps
+          .db('exchanges')
+          .where({ connection_id: conn.id })
+          .orderBy('id', 'desc')
+          .limit(20)
+          .select(
+            'remote_id',
+            'state',
+            'trigger',
+            'chunks_total',
+            'chunks_sent',
+            'chunks_resent',
+            'items_sent',
+            'error_code',
+            'error_message',
+            'created_at',
+            'completed_at',
+          );
+        return {
+          connection: deps.exchange.summary(conn),
+          lastPolledAt: conn.last_polled_at,
+          exchanges,
+        };
+      });
+      print(
+        !!opts.json,
+        out,
+        [
+          `Data Sync at ${out.connection.baseUrl}, ${out.connection.ratePerSecond} requests/s`,
+          ...out.exchanges.map(
+            (e) => `  ${e.remote_id} ${e.state} (${e.trigger}) ${e.items_sent} sent`,
+          ),
+        ].join('\n'),
+      );
+    });
+
+  const webhook = program.command('webhook').description('webhook senders');
+  webhook
+    .command('add')
+    .description(
+      'register a sender: canvas (Live Events, verified with its JWKS) or hmac (a signed grade webhook; the secret is shown once)',
+    )
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption('--kind <kind>', 'canvas or hmac')
+    .requiredOption('--name <name>', 'a name for the sender')
+    .option('--jwks-url <url>', "canvas: the publisher's JWKS URL", httpUrl('--jwks-url'))
+    .option('--issuer <iss>', 'canvas: the iss the events must carry')
+    .option('--json', 'print one JSON object')
+    .action(
+      async (opts: {
+        tenant: number;
+        kind: string;
+        name: string;
+        jwksUrl?: string;
+        issuer?: string;
+        json?: boolean;
+      }) => {
+        if (opts.kind !== 'canvas' && opts.kind !== 'hmac')
+          throw new CliError(`--kind must be canvas or hmac, got "${opts.kind}"`);
+        if (opts.kind === 'canvas' && !opts.jwksUrl)
+          throw new CliError('a canvas sender needs --jwks-url');
+        const kind = opts.kind;
+        const out = await withDeps(async (deps) => {
+          await requireTenant(deps, opts.tenant);
+          return inTransaction(deps.db, (trx) =>
+            addSender(
+              trx,
+              deps.secrets,
+              deps.config.publicUrl,
+              {
+                tenantId: opts.tenant,
+                kind,
+                name: opts.name,
+                jwksUrl: opts.jwksUrl,
+                issuer: opts.issuer,
+              },
+              isoNow(deps.clock),
+            ),
+          );
+        });
+        print(
+          !!opts.json,
+          { ...out },
+          `Sender ${out.name} (${out.kind}) posts to ${out.url}${out.secret ? `\nSigning secret (shown once): ${out.secret}` : ''}`,
+        );
+      },
+    );
+  webhook
+    .command('list')
+    .description("a tenant's webhook senders")
+    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { tenant: number; json?: boolean }) => {
+      const senders = await withDeps((deps) =>
+        listSenders(deps.db, deps.config.publicUrl, opts.tenant),
+      );
+      print(
+        !!opts.json,
+        { tenantId: opts.tenant, senders },
+        senders.map((s) => `${s.senderId} ${s.kind} ${s.name} ${s.url}`).join('\n') ||
+          'No senders.',
+      );
+    });
 
   const db = program.command('db').description('database');
   db.command('migrate')

@@ -2,6 +2,7 @@ import type { AppDeps } from '../deps.js';
 import { ltiCleanupJob, ltiCleanupSchedule, pullJob, scoreJob } from '../lti/jobs.js';
 import { exportCleanupJob, exportCleanupSchedule, exportJob } from '../progress/exports.js';
 import type { Config } from '../../config/index.js';
+import { webhookEventJob } from '../webhooks/events.js';
 import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from '../exchange/jobs.js';
 import { JobWorker, type JobDefinition, type RecurringJob } from './worker.js';
 
@@ -17,6 +18,7 @@ export function jobDefinitions(): JobDefinition[] {
     discoverJob,
     pollJob,
     requestJob,
+    webhookEventJob,
   ];
 }
 

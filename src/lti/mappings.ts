@@ -6,7 +6,7 @@ import { chunk } from '../grades/grade-batch.js';
  * (tenant, kind, system, external id) -> local id. For LTI the system is the
  * platform's issuer; kinds are `user` (sub) and `lineitem` (line item URL).
  */
-export type ExternalKind = 'user' | 'lineitem';
+export type ExternalKind = 'user' | 'lineitem' | 'assignment';
 
 export async function findLocalIds(
   db: Executor,

@@ -1,0 +1,54 @@
+import type { EmulatorCore } from './core.js';
+import { receivedGrades } from './received-grades.js';
+import type { ExchangeRecord } from './types.js';
+import type { ExchangeState, QueryType } from './vocabulary.js';
+
+/** An exchange in a line: what the control API's state and the home page show. */
+export interface ExchangeSummary {
+  id: string;
+  state: ExchangeState;
+  type: QueryType;
+  /** The name of the first condition's scope_id (the course or section asked for). */
+  scope: string | null;
+  courseAppId: string | null;
+  source: ExchangeRecord['source'];
+  maxDataContentLength: number;
+  chunks: number;
+  duplicateChunks: number;
+  rejectedPosts: number;
+  bytes: number;
+  assignments: number;
+  scores: number;
+  summaries: number;
+  errors: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function summarize(record: ExchangeRecord): ExchangeSummary {
+  const received = receivedGrades(record.chunks);
+  const scope = record.query.conditions[0]?.scope_id;
+  return {
+    id: record.id,
+    state: record.state,
+    type: record.query.type,
+    scope: scope?.name ?? scope?.$sys?.id ?? null,
+    courseAppId: record.courseAppId,
+    source: record.source,
+    maxDataContentLength: record.maxDataContentLength,
+    chunks: record.chunks.length,
+    duplicateChunks: record.chunks.filter((c) => c.duplicateOf !== undefined).length,
+    rejectedPosts: record.rejected.length,
+    bytes: record.chunks.reduce((sum, c) => sum + c.bytes, 0),
+    assignments: received.assignments.length,
+    scores: received.scores.length,
+    summaries: received.summaries.length,
+    errors: record.errors.map((e) => e.code),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function summarizeAll(core: EmulatorCore): ExchangeSummary[] {
+  return core.exchanges.all().map((e) => summarize(e.record));
+}

@@ -1,0 +1,150 @@
+import Router from '@koa/router';
+import type { EmulatorState } from './access-tokens.js';
+import type { EmulatorCore } from './core.js';
+import { summarizeAll } from './exchange-summary.js';
+import { API_PREFIX } from './exchange-routes.js';
+import { escapeHtml as e, htmlPage } from './html.js';
+import { scheduleJson } from './schedule-store.js';
+import { QUERY_TYPES } from './vocabulary.js';
+
+export const REFRESH_SECONDS = 2;
+
+const cell = (value: unknown) => `<td>${e(String(value ?? ''))}</td>`;
+const table = (head: string[], rows: string[]) =>
+  `<table><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr>${rows.join('')}</table>`;
+
+function exchangesSection(core: EmulatorCore): string {
+  const rows = summarizeAll(core)
+    .reverse()
+    .map(
+      (x) =>
+        `<tr><td><code>${e(x.id)}</code></td>${cell(x.scope)}${cell(x.type)}${cell(
+          x.courseAppId ?? '',
+        )}<td class="state-${e(x.state)}"><strong>${e(x.state)}</strong></td>${cell(
+          x.chunks,
+        )}${cell(x.duplicateChunks)}${cell(x.rejectedPosts)}${cell(x.bytes)}${cell(
+          x.maxDataContentLength,
+        )}${cell(x.scores)}${cell(x.summaries)}${cell(x.errors.join(', '))}${cell(
+          x.source,
+        )}${cell(x.updatedAt)}</tr>`,
+    );
+  return `<h2>Exchanges</h2>
+${
+  rows.length > 0
+    ? table(
+        [
+          'Id',
+          'Scope',
+          'Type',
+          'Course app',
+          'State',
+          'Chunks',
+          'Duplicates',
+          'Refused posts',
+          'Bytes',
+          'Max chunk',
+          'Scores received',
+          'Summaries received',
+          'Errors',
+          'Created by',
+          'Updated',
+        ],
+        rows,
+      )
+    : '<p>No exchange yet.</p>'
+}
+<form method="post" action="/_emulator/exchanges">
+<strong>Ask for grades:</strong>
+<label>Course source id <input name="courseSourceId" required></label>
+<label>Type <select name="type">${QUERY_TYPES.map((t) => `<option>${e(t)}</option>`).join('')}</select></label>
+<label>max_data_content_length <input name="maxDataContentLength" type="number" min="1" value="65536"></label>
+<button type="submit">Create exchange</button>
+</form>`;
+}
+
+function statsSection(core: EmulatorCore): string {
+  const stats = core.meter.snapshot();
+  const limit = core.limiter.current;
+  const rows = [
+    ['Requests', stats.requests],
+    ['Throttled', stats.throttled],
+    ['Most requests in one second', stats.maxPerSecond],
+    ['Duplicate chunks', stats.duplicateChunks],
+    ['Answered by a fault', stats.faulted],
+    [
+      'Rate limit',
+      limit.requestsPerSecond === null
+        ? 'none'
+        : `${limit.requestsPerSecond}/s, answered ${limit.status}${limit.retryAfter ? ' with Retry-After' : ''}`,
+    ],
+    ['Faults waiting', core.faults.pending().length],
+  ].map(([name, value]) => `<tr><th>${e(String(name))}</th>${cell(value)}</tr>`);
+  const paths = Object.entries(stats.byPath)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([path, n]) => `<tr><td><code>${e(path)}</code></td>${cell(n)}</tr>`);
+  return `<h2>Traffic</h2>
+<table>${rows.join('')}</table>
+${paths.length > 0 ? table(['Path', 'Requests'], paths) : ''}`;
+}
+
+function noticesSection(core: EmulatorCore): string {
+  const rows = core.notices.deliveries
+    .slice(-10)
+    .reverse()
+    .map(
+      (d) =>
+        `<tr>${cell(d.event.created_at)}<td><code>${e(d.event.data.exchange_id)}</code></td>${cell(
+          d.url,
+        )}${cell(d.status)}${cell(d.attempts)}${cell(d.error ?? '')}</tr>`,
+    );
+  return rows.length > 0
+    ? `<h2>Notices</h2>${table(['Sent', 'Exchange', 'To', 'Status', 'Attempts', 'Error'], rows)}`
+    : '';
+}
+
+function schedulesSection(core: EmulatorCore): string {
+  const rows = core.schedules
+    .all()
+    .map(scheduleJson)
+    .map(
+      (s) =>
+        `<tr><td><code>${e(s.id)}</code></td>${cell(s.type)}${cell(s.enabled)}${cell(
+          s.hour,
+        )}${cell(s.days)}${cell(s.last_executed_at ?? 'never')}</tr>`,
+    );
+  return rows.length > 0
+    ? `<h2>Schedules</h2>${table(['Id', 'Type', 'Enabled', 'Hour', 'Days', 'Last run'], rows)}`
+    : '';
+}
+
+function homePage(core: EmulatorCore): string {
+  const endpoints = [
+    ['Token endpoint', `${core.url}/oauth2/token`],
+    ['Grades Exchange API', `${core.url}${API_PREFIX}`],
+    ['Control API', `${core.url}/_emulator/state`],
+  ]
+    .map(([name, value]) => `<tr><th>${e(name!)}</th><td><code>${e(value!)}</code></td></tr>`)
+    .join('');
+  return htmlPage(
+    'Data Sync emulator',
+    `<h1>Data Sync Grades Exchange emulator</h1>
+<table>${endpoints}</table>
+${exchangesSection(core)}
+${statsSection(core)}
+${noticesSection(core)}
+${schedulesSection(core)}`,
+    REFRESH_SECONDS,
+  );
+}
+
+/** The page a person watches during a demo: exchanges going through, and the traffic. */
+export function homeRoutes(core: EmulatorCore): Router<EmulatorState> {
+  const router = new Router<EmulatorState>();
+  router.get('/', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = homePage(core);
+  });
+  return router;
+}

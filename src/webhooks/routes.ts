@@ -1,0 +1,255 @@
+import getRawBody from 'raw-body';
+import jwt from 'jsonwebtoken';
+import type { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { isoNow } from '../db/time.js';
+import { inTransaction } from '../db/transaction.js';
+import type { ConnectionRow } from '../exchange/service.js';
+import { AppError, BadRequestError } from '../http/errors.js';
+import { renderPlainError } from '../http/error-handler.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { Surface, type AppContext } from '../http/surface.js';
+import { z as zod } from '../http/validation.js';
+import { canvasEvent, canvasEventId, dataSyncNotice, gradeWebhook, recordEvent } from './events.js';
+import { checkSignature } from './signature.js';
+
+const senderParams = zod.object({ sender: zod.coerce.number().int().positive() });
+
+/**
+ * Webhooks in: Data Sync's exchange notices, Canvas Live Events, and
+ * gradebridge's own signed grade webhook. Each request is verified on its raw
+ * body before anything else, recorded once by sender and event id (a replay
+ * is acknowledged and dropped), answered at once, and processed by a job.
+ */
+export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
+  const surface = new Surface(
+    {
+      name: 'webhooks',
+      prefix: '/webhooks',
+      tag: 'Webhooks',
+      description:
+        'Signed events from Data Sync (an exchange is waiting), Canvas Live Events (grade_change, submission_updated) and other grade senders. Each is verified, deduplicated by event id, answered with 202 and processed by a job.',
+      renderError: renderPlainError,
+      auth: null,
+    },
+    docs,
+  );
+
+  const rawBody = async (ctx: AppContext): Promise<Buffer> => {
+    try {
+      return await getRawBody(ctx.req, { limit: deps.config.WEBHOOK_MAX_BODY });
+    } catch (err) {
+      if ((err as { type?: string }).type === 'entity.too.large')
+        throw new AppError(
+          413,
+          'payload_too_large',
+          `The body is larger than ${deps.config.WEBHOOK_MAX_BODY} bytes.`,
+        );
+      throw new BadRequestError('The body could not be read.');
+    }
+  };
+  const parseJson = <S extends z.ZodType>(raw: Buffer, schema: S): z.output<S> => {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new BadRequestError('The body is not JSON.', { code: 'malformed' });
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      throw new BadRequestError(
+        `The event is malformed: ${parsed.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+          .join('; ')}`,
+        { code: 'malformed' },
+      );
+    }
+    return parsed.data;
+  };
+  const verifyHmac = (ctx: AppContext, secret: string, raw: Buffer, header: string) => {
+    const result = checkSignature(
+      secret,
+      ctx.get(header) || undefined,
+      raw,
+      Math.floor(deps.clock.now() / 1000),
+      deps.config.WEBHOOK_TOLERANCE_SECONDS,
+    );
+    if (result !== 'ok') {
+      const why = {
+        missing: `the ${header} header is missing`,
+        malformed: `the ${header} header is malformed`,
+        stale: 'the signature timestamp is outside the allowed window',
+        mismatch: 'the signature does not match the body',
+      }[result];
+      ctx.state.log.warn({ reason: result }, 'webhook refused');
+      throw new AppError(401, 'bad_signature', `The signature was refused: ${why}.`);
+    }
+  };
+  const accepted = (ctx: AppContext, recorded: boolean, eventId: string) => {
+    ctx.status = recorded ? 202 : 200;
+    ctx.body = { status: recorded ? 'accepted' : 'duplicate', eventId };
+  };
+  const responses = {
+    202: { description: 'Verified and recorded; processed by a job' },
+    200: { description: 'A replay of an event already recorded; nothing more is done' },
+    400: { description: 'Malformed event' },
+    401: { description: 'Bad or missing signature' },
+    404: { description: 'Unknown sender' },
+  };
+
+  surface.route({
+    method: 'post',
+    path: '/datasync/:sender',
+    operationId: 'dataSyncNotice',
+    summary: 'Data Sync notice: an exchange is waiting',
+    description:
+      'Signed with the connection\'s notice secret: `X-DataSync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Body `{"id", "type": "grades.exchange.created", "data": {"exchange_id"}}`.',
+    params: senderParams,
+    responses,
+    handler: async (ctx, { params }) => {
+      const raw = await rawBody(ctx);
+      const conn = (await deps.db('datasync_connections').where({ id: params.sender }).first()) as
+        ConnectionRow | undefined;
+      if (!conn) throw new AppError(404, 'not_found', 'No such Data Sync connection.');
+      verifyHmac(ctx, deps.exchange.noticeSecret(conn), raw, 'X-DataSync-Signature');
+      const notice = parseJson(raw, dataSyncNotice);
+      const recorded = await inTransaction(deps.db, (trx) =>
+        recordEvent(
+          trx,
+          conn.tenant_id,
+          `datasync:${conn.id}`,
+          notice.id,
+          notice.type,
+          notice,
+          isoNow(deps.clock),
+        ),
+      );
+      accepted(ctx, recorded, notice.id);
+    },
+  });
+
+  surface.route({
+    method: 'post',
+    path: '/canvas/:sender',
+    operationId: 'canvasLiveEvent',
+    summary: 'Canvas Live Events (grade_change, submission_updated)',
+    description:
+      "The body is the event as a JWT signed with RS256 by a key in the sender's JWKS (found by `kid`); its payload is `{metadata, body}`. Other algorithms are refused.",
+    params: senderParams,
+    responses,
+    handler: async (ctx, { params }) => {
+      const raw = await rawBody(ctx);
+      const sender = await deps
+        .db('webhook_senders')
+        .where({ id: params.sender, kind: 'canvas' })
+        .first('id', 'tenant_id', 'jwks_url', 'issuer');
+      if (!sender) throw new AppError(404, 'not_found', 'No such Canvas event sender.');
+      const token = raw.toString('utf8').trim();
+      const decoded = jwt.decode(token, { complete: true });
+      if (!decoded || typeof decoded.payload !== 'object')
+        throw new BadRequestError('The body is not a signed JWT.', { code: 'malformed' });
+      if (decoded.header.alg !== 'RS256' || !decoded.header.kid)
+        throw new AppError(
+          401,
+          'bad_signature',
+          'The event must be signed with RS256 and name its kid.',
+        );
+      let key;
+      try {
+        key = await deps.lti.keysets.key(sender.jwks_url, decoded.header.kid);
+      } catch {
+        throw new AppError(
+          503,
+          'unavailable',
+          "The sender's keyset could not be read; send again later.",
+        );
+      }
+      if (!key)
+        throw new AppError(
+          401,
+          'bad_signature',
+          `The sender's keyset has no key "${decoded.header.kid}".`,
+        );
+      try {
+        jwt.verify(token, key, {
+          algorithms: ['RS256'],
+          clockTolerance: 60,
+          ...(sender.issuer ? { issuer: sender.issuer as string } : {}),
+        });
+      } catch (err) {
+        throw new AppError(
+          401,
+          'bad_signature',
+          `The event's signature was refused: ${(err as Error).message}.`,
+        );
+      }
+      const event = canvasEvent.safeParse(decoded.payload);
+      if (!event.success)
+        throw new BadRequestError(
+          `The event is malformed: ${event.error.issues
+            .slice(0, 5)
+            .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+            .join('; ')}`,
+          { code: 'malformed' },
+        );
+      const eventId = canvasEventId(event.data);
+      const recorded = await inTransaction(deps.db, (trx) =>
+        recordEvent(
+          trx,
+          sender.tenant_id,
+          `canvas:${sender.id}`,
+          eventId,
+          event.data.metadata.event_name,
+          event.data,
+          isoNow(deps.clock),
+        ),
+      );
+      accepted(ctx, recorded, eventId);
+    },
+  });
+
+  surface.route({
+    method: 'post',
+    path: '/grades/:sender',
+    operationId: 'gradeWebhook',
+    summary: 'A grade from another system (signed JSON)',
+    description:
+      'Signed with the sender\'s secret: `X-Gradebridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, at most WEBHOOK_TOLERANCE_SECONDS old. Body `{"id", "type": "grade.changed", "occurred_at", "data": {"course", "column", "user", "score", "grade", "points_possible", "late", "missing", "excused"}}` (course and user by SIS id, column by name). An unknown course is refused with 422.',
+    params: senderParams,
+    responses: { ...responses, 422: { description: 'The course is not known to gradebridge' } },
+    handler: async (ctx, { params }) => {
+      const raw = await rawBody(ctx);
+      const sender = await deps
+        .db('webhook_senders')
+        .where({ id: params.sender, kind: 'hmac' })
+        .first('id', 'tenant_id', 'secret');
+      if (!sender) throw new AppError(404, 'not_found', 'No such grade sender.');
+      verifyHmac(ctx, deps.secrets.open(sender.secret as string), raw, 'X-Gradebridge-Signature');
+      const event = parseJson(raw, gradeWebhook);
+      const course = await deps
+        .db('courses')
+        .where({ tenant_id: sender.tenant_id, batch_uid: event.data.course })
+        .first('id');
+      if (!course)
+        throw new AppError(
+          422,
+          'unknown_course',
+          `Course "${event.data.course}" is not known to gradebridge.`,
+        );
+      const recorded = await inTransaction(deps.db, (trx) =>
+        recordEvent(
+          trx,
+          sender.tenant_id,
+          `hmac:${sender.id}`,
+          event.id,
+          event.type,
+          event,
+          isoNow(deps.clock),
+        ),
+      );
+      accepted(ctx, recorded, event.id);
+    },
+  });
+  return surface;
+}
