@@ -46,6 +46,7 @@ button{font:inherit;background:#2456c7;color:#fff;border:0;border-radius:6px;pad
 button.secondary{background:#5b6573}input,select{font:inherit;padding:5px 8px}
 .ok{color:#1b7a3a}.bad{color:#b3261e}.notice{background:#eef6ee;border-color:#b7dbbf}
 .error{background:#fdeceb;border-color:#f1b8b3}form.inline{display:inline}
+.sync{font-weight:600}.sync.sent{color:#1b7a3a}.sync.failed{color:#b3261e}.sync.pending{color:#8a6d00}
 `;
 
 export function layout(title: string, body: Html): string {
@@ -121,10 +122,37 @@ export interface CoursePageData {
   pullQueued: boolean;
   notice: string | null;
   canPull: boolean;
+  /** Where each grade stands with Data Sync (`column:user`), or null without a connection. */
+  sync: Map<string, SyncState> | null;
+  finalGrades: {
+    requestQueued: boolean;
+    last: { state: string; at: string; error: string | null } | null;
+  } | null;
+}
+
+export interface SyncState {
+  status: string;
+  errorCode: string | null;
+  errorMessage: string | null;
 }
 
 const cell = (g: GradeCell | undefined) =>
   g && (g.grade ?? g.score) !== null ? (g.grade ?? String(g.score)) : '–';
+
+const SYNC_LABEL: Record<string, [string, string]> = {
+  pending: ['⧗', 'Being sent to the SIS'],
+  sent: ['✓', 'Sent to the SIS'],
+  failed: ['✗', 'Not sent to the SIS'],
+};
+
+function syncMark(state: SyncState | undefined): Html {
+  if (!state) return new Html('');
+  const [mark, label] = SYNC_LABEL[state.status] ?? ['?', state.status];
+  const why = state.errorCode
+    ? `: ${state.errorCode}${state.errorMessage ? ` (${state.errorMessage})` : ''}`
+    : '';
+  return html` <span class="sync ${state.status}" title="${label}${why}">${mark}</span>`;
+}
 
 export function coursePage(d: CoursePageData): string {
   const pull = d.lastPull;
@@ -135,48 +163,85 @@ export function coursePage(d: CoursePageData): string {
         .join(', ')
     : '';
   const staffTools = html`<div class="card">
-    <h2>Sync with the LMS</h2>
-    <p>
-      Last pull:
+      <h2>Sync with the LMS</h2>
+      <p>
+        Last pull:
+        ${
+          pull.at
+            ? html`<strong class="${pull.status === 'ok' ? 'ok' : 'bad'}"
+                  >${pull.status === 'ok' ? 'succeeded' : 'failed'}</strong
+                >
+                at
+                ${pull.at}${summary ? html` <span class="muted">(${summary})</span>` : ''}${
+                  pull.summary?.error
+                    ? html`<br /><span class="bad">${String(pull.summary.error)}</span>`
+                    : ''
+                }`
+            : html`<span class="muted">never</span>`
+        }${d.pullQueued ? html` · <span class="muted">a pull is queued</span>` : ''}
+      </p>
       ${
-        pull.at
-          ? html`<strong class="${pull.status === 'ok' ? 'ok' : 'bad'}"
-                >${pull.status === 'ok' ? 'succeeded' : 'failed'}</strong
-              >
-              at
-              ${pull.at}${summary ? html` <span class="muted">(${summary})</span>` : ''}${
-                pull.summary?.error
-                  ? html`<br /><span class="bad">${String(pull.summary.error)}</span>`
-                  : ''
-              }`
-          : html`<span class="muted">never</span>`
-      }${d.pullQueued ? html` · <span class="muted">a pull is queued</span>` : ''}
-    </p>
+        d.canPull
+          ? html`<form class="inline" method="post" action="/lti/app/pull">
+                <input type="hidden" name="session" value="${d.session}" /><button type="submit">
+                  Pull grades and roster now
+                </button>
+              </form>
+              <form class="inline" method="post" action="/lti/app/lineitems">
+                <input type="hidden" name="session" value="${d.session}" /><button
+                  class="secondary"
+                  type="submit"
+                >
+                  Create LMS line items for columns without one
+                </button>
+              </form>`
+          : html`<p class="muted">
+              This launch gave no grade service endpoints, so grades cannot be pulled from here.
+            </p>`
+      }
+    </div>
     ${
-      d.canPull
-        ? html`<form class="inline" method="post" action="/lti/app/pull">
+      d.finalGrades
+        ? html`<div class="card">
+            <h2>Final grades to the SIS (Data Sync)</h2>
+            <p>
+              Last exchange:
+              ${
+                d.finalGrades.last
+                  ? html`<strong class="${d.finalGrades.last.state === 'completed' ? 'ok' : 'bad'}"
+                        >${d.finalGrades.last.state}</strong
+                      >
+                      at
+                      ${d.finalGrades.last.at}${
+                        d.finalGrades.last.error
+                          ? html`<br /><span class="bad">${d.finalGrades.last.error}</span>`
+                          : ''
+                      }`
+                  : html`<span class="muted">none yet</span>`
+              }${d.finalGrades.requestQueued ? html` · <span class="muted">a send is queued</span>` : ''}
+            </p>
+            <form class="inline" method="post" action="/lti/app/send-final">
               <input type="hidden" name="session" value="${d.session}" /><button type="submit">
-                Pull grades and roster now
+                Send final grades
               </button>
             </form>
-            <form class="inline" method="post" action="/lti/app/lineitems">
-              <input type="hidden" name="session" value="${d.session}" /><button
-                class="secondary"
-                type="submit"
-              >
-                Create LMS line items for columns without one
-              </button>
-            </form>`
-        : html`<p class="muted">
-            This launch gave no grade service endpoints, so grades cannot be pulled from here.
-          </p>`
-    }
-  </div>`;
+            <p class="muted">✓ sent · ⧗ being sent · ✗ not sent (hover for the reason)</p>
+          </div>`
+        : ''
+    }`;
   const rows = d.learners.map(
     (l) =>
       html`<tr>
         <th>${l.name}</th>
-        ${d.columns.map((c) => html`<td class="num">${cell(d.grades.get(`${c.id}:${l.id}`))}</td>`)}
+        ${d.columns.map(
+          (c) =>
+            html`<td class="num">
+              <a
+                href="/lti/app/grade?session=${encodeURIComponent(d.session)}&amp;column=${c.id}&amp;user=${l.id}"
+                >${cell(d.grades.get(`${c.id}:${l.id}`))}</a
+              >${syncMark(d.sync?.get(`${c.id}:${l.id}`))}
+            </td>`,
+        )}
       </tr>`,
   );
   return layout(
@@ -253,5 +318,70 @@ export function deepLinkPage(d: DeepLinkPageData): string {
           <button type="submit">Add to course</button>
         </form>
       </div>`,
+  );
+}
+
+export interface GradeHistoryData {
+  session: string;
+  courseTitle: string;
+  columnName: string;
+  learnerName: string;
+  versions: Array<{
+    id: number;
+    score: number | null;
+    grade: string | null;
+    gradedAt: string;
+    source: string;
+    grader: string | null;
+    sends: Array<{ status: string; exchange: string; at: string; error: string | null }>;
+  }>;
+}
+
+/** One grade's history: every version, newest first, with where each stands with Data Sync. */
+export function gradeHistoryPage(d: GradeHistoryData): string {
+  return layout(
+    `${d.columnName}: ${d.learnerName}`,
+    html`<p><a href="/lti/app?session=${encodeURIComponent(d.session)}">← ${d.courseTitle}</a></p>
+      <h1>${d.columnName}: ${d.learnerName}</h1>
+      ${
+        d.versions.length === 0
+          ? html`<p class="muted">No grade yet.</p>`
+          : html`<table>
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>Grade</th>
+                  <th>From</th>
+                  <th>By</th>
+                  <th>To the SIS</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${d.versions.map(
+                  (v) =>
+                    html`<tr>
+                      <td>${v.gradedAt}</td>
+                      <td class="num">${v.grade ?? (v.score === null ? '–' : String(v.score))}</td>
+                      <td>${v.source}</td>
+                      <td>${v.grader ?? 'Graded on submission'}</td>
+                      <td>
+                        ${
+                          v.sends.length
+                            ? v.sends.map(
+                                (x) =>
+                                  html`<div>
+                                    <span class="sync ${x.status}">${x.status}</span> in exchange
+                                    ${x.exchange} at
+                                    ${x.at}${x.error ? html` <span class="bad">${x.error}</span>` : ''}
+                                  </div>`,
+                              )
+                            : html`<span class="muted">not sent</span>`
+                        }
+                      </td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }`,
   );
 }

@@ -1,6 +1,7 @@
 import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
-import { isoNow } from '../db/time.js';
+import { isoNow, toIso } from '../db/time.js';
+import { requestFinalGrades } from '../exchange/jobs.js';
 import { inTransaction } from '../db/transaction.js';
 import { AppError, BadRequestError, NotFoundError, UnauthorizedError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
@@ -17,7 +18,10 @@ import {
   autoSubmitPage,
   layout,
   html,
+  gradeHistoryPage,
+  type CoursePageData,
   type GradeCell,
+  type SyncState,
 } from './pages.js';
 import { dynamicRegistration, RegistrationError, toolUrls } from './registration.js';
 import {
@@ -253,6 +257,111 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
 
   surface.route({
     method: 'post',
+    path: '/app/send-final',
+    operationId: 'ltiSendFinalGrades',
+    summary: "Send the course's final grades to the SIS through Data Sync (staff)",
+    bodyParser: form,
+    body: z.object({ session: z.string() }),
+    responses: { 303: { description: 'Back to the course page' } },
+    handler: async (ctx, { body }) => {
+      const s = session(ctx, body.session);
+      if (!s.staff)
+        throw new AppError(403, 'forbidden', 'Only course staff can send final grades.');
+      const conn = await deps.exchange.connection(deps.db, s.tenantId);
+      if (!conn)
+        throw new AppError(409, 'not_connected', 'This school has no Data Sync connection.');
+      const queued = await requestFinalGrades(
+        deps.db,
+        conn,
+        s.courseId,
+        s.userId,
+        isoNow(deps.clock),
+      );
+      ctx.status = 303;
+      ctx.redirect(
+        appUrl(
+          body.session,
+          queued !== null
+            ? 'Final grades are being sent to the SIS.'
+            : 'A send of final grades was already queued.',
+        ),
+      );
+    },
+  });
+
+  surface.route({
+    method: 'get',
+    path: '/app/grade',
+    operationId: 'ltiGradeHistory',
+    summary: "One grade's history, with its sync to the SIS (staff, or the learner's own)",
+    query: z.object({
+      session: z.string().optional(),
+      column: z.coerce.number().int().positive(),
+      user: z.coerce.number().int().positive(),
+    }),
+    responses: { 200: { description: 'HTML' } },
+    handler: async (ctx, { query }) => {
+      const s = session(ctx, query.session);
+      if (!s.staff && query.user !== s.userId)
+        throw new AppError(403, 'forbidden', 'You can see only your own grades.');
+      const column = await deps
+        .db('grade_columns')
+        .where({ id: query.column, course_id: s.courseId })
+        .first('id', 'name');
+      const learner = await deps
+        .db('enrollments as e')
+        .join('users as u', 'u.id', 'e.user_id')
+        .where({ 'e.course_id': s.courseId, 'e.user_id': query.user })
+        .first('u.name', 'u.email', 'u.batch_uid');
+      if (!column || !learner) throw new NotFoundError('No such grade in this course.');
+      const versions = await deps
+        .db('grade_versions as v')
+        .leftJoin('users as g', 'g.id', 'v.grader_id')
+        .where({ 'v.column_id': column.id, 'v.user_id': query.user })
+        .orderBy('v.id', 'desc')
+        .select('v.id', 'v.score', 'v.grade', 'v.graded_at', 'v.source', 'g.name as grader');
+      const sends = await deps
+        .db('exchange_sends as x')
+        .join('exchanges as e', 'e.id', 'x.exchange_id')
+        .where({ 'x.column_id': column.id, 'x.user_id': query.user })
+        .orderBy('x.id')
+        .select(
+          'x.version_id',
+          'x.status',
+          'x.error_code',
+          'x.error_message',
+          'x.updated_at',
+          'e.remote_id',
+        );
+      const course = await deps.db('courses').where({ id: s.courseId }).first('title');
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = gradeHistoryPage({
+        session: query.session!,
+        courseTitle: course?.title ?? 'Course',
+        columnName: column.name,
+        learnerName: learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner',
+        versions: versions.map((v) => ({
+          id: Number(v.id),
+          score: v.score,
+          grade: v.grade,
+          gradedAt: toIso(v.graded_at)!,
+          source: v.source,
+          grader: v.grader ?? null,
+          sends: sends
+            .filter((x) => Number(x.version_id) === Number(v.id))
+            .map((x) => ({
+              status: x.status,
+              exchange: x.remote_id,
+              at: toIso(x.updated_at)!,
+              error: x.error_code ? `${x.error_code}: ${x.error_message ?? ''}` : null,
+            })),
+        })),
+      });
+    },
+  });
+
+  surface.route({
+    method: 'post',
     path: '/app/lineitems',
     operationId: 'ltiCreateLineItems',
     summary: 'Create LMS line items for the columns that have none (staff)',
@@ -474,6 +583,43 @@ async function renderCourse(
   const grades = new Map<string, GradeCell>();
   for (const g of await gradeQuery)
     grades.set(`${g.column_id}:${g.user_id}`, { score: g.score, grade: g.grade });
+  const conn = await deps.exchange.connection(deps.db, s.tenantId);
+  let sync: Map<string, SyncState> | null = null;
+  let finalGrades: CoursePageData['finalGrades'] = null;
+  if (conn) {
+    sync = new Map();
+    const items = deps
+      .db('exchange_items')
+      .where({ connection_id: conn.id, course_id: s.courseId })
+      .whereIn('kind', ['score', 'summary'])
+      .select('column_id', 'user_id', 'status', 'error_code', 'error_message');
+    if (!s.staff) items.where('user_id', s.userId);
+    for (const r of await items) {
+      const k = `${r.column_id}:${r.user_id}`;
+      // A final grade can be sent both raw and as a percentage: the worse state shows.
+      const prev = sync.get(k);
+      if (!prev || r.status === 'failed' || (r.status === 'pending' && prev.status === 'sent'))
+        sync.set(k, { status: r.status, errorCode: r.error_code, errorMessage: r.error_message });
+    }
+    if (s.staff) {
+      const last = await deps
+        .db('exchanges as x')
+        .join('exchange_courses as c', 'c.exchange_id', 'x.id')
+        .where({ 'x.connection_id': conn.id, 'c.course_id': s.courseId })
+        .orderBy('x.id', 'desc')
+        .first('x.state', 'x.updated_at', 'x.error_message');
+      const queued = await deps
+        .db('jobs')
+        .where({ queue_key: `datasync.request:${s.courseId}` })
+        .first('id');
+      finalGrades = {
+        requestQueued: !!queued,
+        last: last
+          ? { state: last.state, at: toIso(last.updated_at)!, error: last.error_message }
+          : null,
+      };
+    }
+  }
   return coursePage({
     session: token,
     courseTitle: head.title,
@@ -498,5 +644,7 @@ async function renderCourse(
     pullQueued: head.queued_job !== null,
     notice,
     canPull: !!(head.lineitems_url || head.memberships_url),
+    sync,
+    finalGrades,
   });
 }

@@ -52,7 +52,10 @@ function merge(chunks: readonly ChunkRecord[]): {
   assignments: Array<{ assignment: Omit<AssignmentData, 'scores'>; scores: ScoreData[] }>;
   summaries: SummaryData[];
 } {
-  const assignments = new Map<string, { assignment: Omit<AssignmentData, 'scores'>; scores: Map<string, ScoreData> }>();
+  const assignments = new Map<
+    string,
+    { assignment: Omit<AssignmentData, 'scores'>; scores: Map<string, ScoreData> }
+  >();
   const summaries = new Map<string, SummaryData>();
   let anonymous = 0;
   for (const chunk of chunks) {

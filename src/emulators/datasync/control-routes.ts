@@ -142,7 +142,9 @@ export function controlRoutes(core: EmulatorCore): Router<EmulatorState> {
     const body = await readJsonObject(ctx, { allowEmpty: true });
     const client = asBadRequest(() =>
       core.clients.add({
-        clientId: (body.clientId as string | undefined) ?? `client-${crypto.randomBytes(4).toString('hex')}`,
+        clientId:
+          (body.clientId as string | undefined) ??
+          `client-${crypto.randomBytes(4).toString('hex')}`,
         clientSecret:
           (body.clientSecret as string | undefined) ?? crypto.randomBytes(24).toString('base64url'),
         courseAppId: body.courseAppId as string | undefined,

@@ -7,7 +7,10 @@ export const COURSE_SOURCE_APP = 'sis';
 
 /** A stable uuid (version 5 layout) for a course source id: its Data Sync id in the emulator. */
 export function dataSyncIdFor(courseSourceId: string): string {
-  const hash = crypto.createHash('sha1').update(`datasync-emulator:course:${courseSourceId}`).digest();
+  const hash = crypto
+    .createHash('sha1')
+    .update(`datasync-emulator:course:${courseSourceId}`)
+    .digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

@@ -137,7 +137,9 @@ export function exchangeRoutes(core: EmulatorCore): Router<EmulatorState> {
   const auth = requireToken(core.accessTokens);
 
   router.get('/exchanges', auth, (ctx) => {
-    ctx.body = { data: paginate(ctx, listed(core, ctx), core.settings.maxPageSize).map(exchangeJson) };
+    ctx.body = {
+      data: paginate(ctx, listed(core, ctx), core.settings.maxPageSize).map(exchangeJson),
+    };
   });
 
   router.get('/exchanges/count', auth, (ctx) => {

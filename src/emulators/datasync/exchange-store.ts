@@ -35,6 +35,9 @@ export interface ExchangeStoreHooks {
   consumerId(): string | null;
 }
 
+/** Like isPlainObject, without narrowing a typed input to a record. */
+const isObject = (value: unknown): boolean => isPlainObject(value);
+
 const now = () => new Date().toISOString();
 
 function optionalString(value: unknown, name: string): string | null {
@@ -55,7 +58,7 @@ export class ExchangeStore {
     source: ExchangeSource,
     scheduleId: string | null = null,
   ): ExchangeRecord {
-    if (!isPlainObject(input)) throw new Error('The exchange input must be an object.');
+    if (!isObject(input)) throw new Error('The exchange input must be an object.');
     const query = parseQuery(input.query);
     const { metadata } = input;
     if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
@@ -166,16 +169,14 @@ export class ExchangeStore {
   ): ExchangeError[] {
     const { record } = exchange;
     const at = now();
-    const created = errors.map(
-      ({ code, details }): ExchangeError => ({
-        id: crypto.randomUUID(),
-        created_at: at,
-        updated_at: at,
-        code,
-        message: EXCHANGE_ERROR_MESSAGES[code],
-        details,
-      }),
-    );
+    const created = errors.map(({ code, details }): ExchangeError => ({
+      id: crypto.randomUUID(),
+      created_at: at,
+      updated_at: at,
+      code,
+      message: EXCHANGE_ERROR_MESSAGES[code],
+      details,
+    }));
     record.errors.push(...created);
     record.errorCount += created.length;
     record.state = 'failed';

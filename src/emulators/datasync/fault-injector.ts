@@ -19,7 +19,8 @@ interface ActiveFault {
 function activate(spec: FaultSpec, index: number): ActiveFault {
   const where = `faults[${index}]`;
   if (typeof spec !== 'object' || spec === null) throw new Error(`${where} must be an object.`);
-  if (!KINDS.includes(spec.kind)) throw new Error(`${where}.kind must be one of ${KINDS.join(', ')}.`);
+  if (!KINDS.includes(spec.kind))
+    throw new Error(`${where}.kind must be one of ${KINDS.join(', ')}.`);
   const status = spec.status ?? 500;
   if (!(Number.isInteger(status) && status >= 400 && status <= 599)) {
     throw new Error(`${where}.status must be an integer from 400 to 599.`);

@@ -1,6 +1,11 @@
 import crypto from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ExchangeCreatedNotice, ExchangeRecord, NoticeDelivery, NoticeTarget } from './types.js';
+import type {
+  ExchangeCreatedNotice,
+  ExchangeRecord,
+  NoticeDelivery,
+  NoticeTarget,
+} from './types.js';
 import { EXCHANGE_CREATED_EVENT, SIGNATURE_HEADER } from './vocabulary.js';
 
 /** Waits before the retries of a failed delivery (three retries). */

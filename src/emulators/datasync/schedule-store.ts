@@ -1,5 +1,8 @@
 import crypto from 'node:crypto';
 import { MAX_BODY_BYTES, isPlainObject } from './request-body.js';
+
+/** Like isPlainObject, without narrowing a typed input to a record. */
+const isObject = (value: unknown): boolean => isPlainObject(value);
 import { parseQuery } from './schemas.js';
 import type {
   ScheduleExchangeTemplate,
@@ -14,7 +17,7 @@ export class ScheduleStore {
 
   /** Adds a schedule; throws an Error when the input is wrong. */
   add(input: ScheduleInput = {}): ScheduleRecord {
-    if (!isPlainObject(input)) throw new Error('The schedule input must be an object.');
+    if (!isObject(input)) throw new Error('The schedule input must be an object.');
     const { type = 'unspecified', enabled = true, hour = 1, days = 'daily' } = input;
     if (typeof type !== 'string' || type === '') throw new Error('type must be a string.');
     if (typeof enabled !== 'boolean') throw new Error('enabled must be a boolean.');
@@ -26,10 +29,12 @@ export class ScheduleStore {
     if (!Array.isArray(exchanges)) throw new Error('exchanges must be an array.');
     const templates = exchanges.map((t, i): ScheduleExchangeTemplate => {
       const where = `exchanges[${i}]`;
-      if (!isPlainObject(t)) throw new Error(`${where} must be an object.`);
+      if (!isObject(t)) throw new Error(`${where} must be an object.`);
       const max = t.maxDataContentLength;
       if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= MAX_BODY_BYTES)) {
-        throw new Error(`${where}.maxDataContentLength must be an integer from 1 to ${MAX_BODY_BYTES}.`);
+        throw new Error(
+          `${where}.maxDataContentLength must be an integer from 1 to ${MAX_BODY_BYTES}.`,
+        );
       }
       if (t.courseAppId != null && typeof t.courseAppId !== 'string') {
         throw new Error(`${where}.courseAppId must be a string or null.`);
