@@ -5,6 +5,7 @@ import { openDeps } from './bootstrap.js';
 import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
 import { seedDemoCourse } from './demo/course.js';
 import { startDemoLms } from './demo/lms.js';
+import { startDemoDataSync } from './demo/datasync.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   );
 
   let lms: Awaited<ReturnType<typeof startDemoLms>> | null = null;
+  let dataSync: Awaited<ReturnType<typeof startDemoDataSync>> | null = null;
   if (config.DEMO) {
     const demo = await ensureDemoTenant(deps);
     // Printed to the terminal, not the log: the secret must never reach log storage.
@@ -51,6 +53,15 @@ async function main(): Promise<void> {
       process.stdout.write(
         `\nLMS emulator: ${lms.url}/ (launch gradebridge from there as the teacher or a learner)\n`,
       );
+    }
+    if (config.DEMO_DATASYNC) {
+      const tenant = await deps.db('tenants').orderBy('id').first('id');
+      dataSync = await startDemoDataSync(deps, tenant.id, baseUrl);
+      if (dataSync) {
+        process.stdout.write(
+          `Data Sync emulator: ${dataSync.url}/ (watch final grades go out: "Send final grades" on the course page, or create an exchange there)\n`,
+        );
+      }
     }
   }
   process.stdout.write(
@@ -76,7 +87,9 @@ async function main(): Promise<void> {
       clearTimeout(force);
       await worker?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await lms?.close();
+      await dataSync?.close();
       await deps.lti.close();
+      await deps.exchange.close();
       await deps.db.destroy();
       logger.info('stopped');
       process.exit(0);

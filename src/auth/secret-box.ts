@@ -26,8 +26,9 @@ export class SecretBox {
     const raw = Buffer.from(data, 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(raw.subarray(raw.length - 16));
-    return Buffer.concat([decipher.update(raw.subarray(0, raw.length - 16)), decipher.final()]).toString(
-      'utf8',
-    );
+    return Buffer.concat([
+      decipher.update(raw.subarray(0, raw.length - 16)),
+      decipher.final(),
+    ]).toString('utf8');
   }
 }

@@ -43,8 +43,13 @@ const hashOf = (value: unknown) =>
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-function sys(sourceId: string | null, appId: number, dataSyncId?: string | null): Sys {
-  const source: Record<string, string> = sourceId ? { sis_id: sourceId } : {};
+function sys(
+  sourceId: string | null,
+  appId: number,
+  dataSyncId?: string | null,
+  sourceKey = 'sis_id',
+): Sys {
+  const source: Record<string, string> = sourceId ? { [sourceKey]: sourceId } : {};
   return {
     ...(dataSyncId ? { id: dataSyncId } : {}),
     source_id: source,
@@ -153,7 +158,7 @@ async function buildCourse(
     for (const c of assignmentColumns) {
       if (named && !named.has(c.id)) continue;
       const header: Omit<AssignmentOut, 'scores'> = {
-        $sys: sys(null, c.id),
+        $sys: sys(String(c.id), c.id, null, 'gradebridge_id'),
         $section: section,
         name: c.name,
         points_possible: Number(c.points),

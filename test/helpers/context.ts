@@ -87,6 +87,7 @@ export async function closeSharedContext(): Promise<void> {
   if (!shared) return;
   const ctx = await shared;
   shared = null;
+  await ctx.deps.exchange.close();
   await ctx.db.destroy();
   await ctx.database.drop();
 }

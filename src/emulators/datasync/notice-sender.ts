@@ -9,7 +9,7 @@ import type {
 import { EXCHANGE_CREATED_EVENT, SIGNATURE_HEADER } from './vocabulary.js';
 
 /** Waits before the retries of a failed delivery (three retries). */
-export const NOTICE_RETRY_DELAYS_MS = [50, 150, 400] as const;
+export const NOTICE_RETRY_DELAYS_MS = [50, 100, 200] as const;
 /** One delivery attempt gives up after this long. */
 export const NOTICE_ATTEMPT_TIMEOUT_MS = 5000;
 

@@ -8,12 +8,18 @@ export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 export async function readBody(ctx: Context): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_BODY_BYTES) {
-      throw new HttpError(413, `The request body is over ${MAX_BODY_BYTES} bytes.`);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > MAX_BODY_BYTES) {
+        throw new HttpError(413, `The request body is over ${MAX_BODY_BYTES} bytes.`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away mid-body: nobody is left to answer, but this is no server error.
+    throw new HttpError(400, 'The request body could not be read.');
   }
   return Buffer.concat(chunks);
 }
