@@ -166,9 +166,14 @@ export class DataSyncEmulator {
 
   // --- exchanges ---
 
-  /** Creates an exchange as if the SIS side asked for grades, and sends its notice. */
-  createExchange(input: ExchangeInput): ExchangeRecord {
-    return copy(this.core.exchanges.create(input, 'emulator'));
+  /**
+   * Creates an exchange as if the SIS side asked for grades, and sends its
+   * notice. The query is checked as POST /exchanges checks it, unless
+   * `strict` is false: then any query object goes (say, a query type newer
+   * than the producer), to test how a producer refuses what it cannot serve.
+   */
+  createExchange(input: ExchangeInput, options: { strict?: boolean } = {}): ExchangeRecord {
+    return copy(this.core.exchanges.create(input, 'emulator', { strict: options.strict ?? true }));
   }
 
   exchange(id: string): ExchangeRecord | undefined {

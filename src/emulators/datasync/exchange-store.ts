@@ -8,6 +8,7 @@ import type {
   ExchangeError,
   ExchangeInput,
   ExchangeJson,
+  ExchangeQuery,
   ExchangeRecord,
   ExchangeSource,
 } from './types.js';
@@ -52,14 +53,21 @@ export class ExchangeStore {
 
   constructor(private readonly hooks: ExchangeStoreHooks) {}
 
-  /** Creates an exchange in state `created`; throws an Error when the input is wrong. */
+  /**
+   * Creates an exchange in state `created`; throws an Error when the input is
+   * wrong. `strict: false` takes any query object as it is (what the API
+   * would refuse as malformed), for testing a producer with a query it cannot serve.
+   */
   create(
     input: ExchangeInput,
     source: ExchangeSource,
-    scheduleId: string | null = null,
+    { scheduleId = null, strict = true }: { scheduleId?: string | null; strict?: boolean } = {},
   ): ExchangeRecord {
     if (!isObject(input)) throw new Error('The exchange input must be an object.');
-    const query = parseQuery(input.query);
+    let query: ExchangeQuery;
+    if (strict) query = parseQuery(input.query);
+    else if (isObject(input.query)) query = structuredClone(input.query);
+    else throw new Error('query must be an object.');
     const { metadata } = input;
     if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
       throw new Error('metadata must be an object or null.');

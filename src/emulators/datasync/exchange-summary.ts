@@ -1,13 +1,14 @@
 import type { EmulatorCore } from './core.js';
 import { receivedGrades } from './received-grades.js';
-import type { ExchangeRecord } from './types.js';
-import type { ExchangeState, QueryType } from './vocabulary.js';
+import type { ExchangeRecord, QueryCondition } from './types.js';
+import type { ExchangeState } from './vocabulary.js';
 
 /** An exchange in a line: what the control API's state and the home page show. */
 export interface ExchangeSummary {
   id: string;
   state: ExchangeState;
-  type: QueryType;
+  /** The query type (any string, for an exchange created with strict: false). */
+  type: string;
   /** The name of the first condition's scope_id (the course or section asked for). */
   scope: string | null;
   courseAppId: string | null;
@@ -27,12 +28,17 @@ export interface ExchangeSummary {
 
 export function summarize(record: ExchangeRecord): ExchangeSummary {
   const received = receivedGrades(record.chunks);
-  const scope = record.query.conditions[0]?.scope_id;
+  // Defensive: a query created with strict: false may have any shape.
+  const conditions: unknown = record.query.conditions;
+  const first = Array.isArray(conditions)
+    ? (conditions[0] as QueryCondition | undefined)
+    : undefined;
+  const scope = typeof first?.scope_id === 'object' ? first.scope_id : null;
   return {
     id: record.id,
     state: record.state,
-    type: record.query.type,
-    scope: scope?.name ?? scope?.$sys?.id ?? null,
+    type: String(record.query.type),
+    scope: (scope?.name ?? scope?.$sys?.id ?? null) || null,
     courseAppId: record.courseAppId,
     source: record.source,
     maxDataContentLength: record.maxDataContentLength,

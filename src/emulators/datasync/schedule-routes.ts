@@ -54,7 +54,7 @@ export function runSchedule(core: EmulatorCore, schedule: ScheduleRecord): Sched
           maxDataContentLength: t.maxDataContentLength,
         },
         'schedule',
-        schedule.id,
+        { scheduleId: schedule.id },
       ).id,
   );
   const run = { at, exchangeIds };

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import request from 'supertest';
 import {
   courseQuery,
   type DataSyncEmulator,
@@ -95,6 +96,27 @@ describe('Data Sync emulator: exchanges', () => {
         /query\.type must be one of assignment_scores, summary/,
       );
     });
+  });
+
+  it('createExchange checks the query, unless strict is false (a query type the producer cannot serve)', async () => {
+    const query = { type: 'attendance', conditions: [] } as never;
+    expect(() => ds.createExchange({ query })).to.throw(/query\.type must be one of/);
+    expect(() => ds.createExchange({ query: 'x' as never }, { strict: false })).to.throw(/object/);
+    const odd = ds.createExchange({ query }, { strict: false });
+    const listed = (await api.get(`/exchanges/${odd.id}`)).body.data;
+    expect(listed.query).to.deep.equal({ type: 'attendance', conditions: [] });
+    const res = await api.post(`/exchanges/${odd.id}/errors`, { code: 'query_type_not_supported' });
+    expect(res.status).to.equal(200);
+    expect(ds.exchange(odd.id)!.state).to.equal('failed');
+    const weird = ds.createExchange({ query: { type: 7 } as never }, { strict: false });
+    expect(
+      (await request(ds.url).get('/_emulator/state').expect(200)).body.exchanges[1],
+    ).to.include({
+      id: weird.id,
+      type: '7',
+      scope: null,
+    });
+    await request(ds.url).get('/').expect(200);
   });
 
   describe('list, count and get', () => {
