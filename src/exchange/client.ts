@@ -1,4 +1,4 @@
-import Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck';
 import type { Logger } from '../logger.js';
 import type {
   Consumer,
