@@ -44,6 +44,8 @@ export class LimiterFactory {
       timeout: 24 * 3600 * 1000,
     });
     limiter.on('error', (err: unknown) => this.logger.error({ err }, 'rate limiter error'));
+    // A limiter that already exists in Redis keeps its stored settings: bring them to this quota.
+    limiter.updateSettings({ maxConcurrent: concurrency, minTime: minTimeFor(requestsPerSecond) });
     return limiter;
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type Bottleneck from 'bottleneck';
 import type { Config } from '../../config/index.js';
 import type { SecretBox } from '../auth/secret-box.js';
@@ -150,8 +150,13 @@ export class ExchangeService {
     const cached = this.clients.get(row.id);
     if (cached && cached.version === version) return cached.client;
     if (cached) cached.limiter.disconnect().catch(() => undefined);
+    // The quota belongs to the Data Sync client: every connection (and process) using it shares one limiter.
+    const quotaId = createHash('sha256')
+      .update(`${row.base_url}\n${row.client_id}`)
+      .digest('hex')
+      .slice(0, 24);
     const limiter = this.limiters.create(
-      `gradebridge-datasync-${row.id}`,
+      `gradebridge-datasync-${quotaId}`,
       row.rate_per_second,
       row.concurrency,
     );
