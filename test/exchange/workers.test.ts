@@ -65,8 +65,7 @@ describe('Grades Exchange with worker processes', function () {
   };
 
   it('loses nothing when a worker is killed in the middle of a push: the job runs again, resending at most the chunk in flight', async () => {
-    let course: GradedCourse;
-    [course] = await gradedCourses(ctx, t, {
+    const [course] = (await gradedCourses(ctx, t, {
       prefix: uniqueId('K'),
       courses: 1,
       columns: 4,
