@@ -70,7 +70,7 @@ describe('Grades Exchange with worker processes', function () {
       courses: 1,
       columns: 4,
       learners: 30,
-    });
+    })) as [GradedCourse];
     ({ ds, conn } = await connectedDataSync(ctx, t.tenantId, { rate: 10, concurrency: 1 }));
     const query = {
       type: 'assignment_scores',
