@@ -7,6 +7,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   history: async () => (await import('./history.js')).run(),
   progress: async () => (await import('./progress.js')).run(),
   lti: async () => (await import('./lti.js')).run(),
+  exchange: async () => (await import('./exchange.js')).run(),
 };
 
 const wanted = process.argv.slice(2);
