@@ -54,6 +54,8 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('items_sent').notNullable().defaultTo(0);
     t.string('error_code', 64);
     t.text('error_message');
+    t.string('locked_by', 64);
+    atNull(t, 'locked_until');
     atNull(t, 'completed_at');
     at(t);
     at(t, 'updated_at');
@@ -142,6 +144,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('secret');
     t.string('jwks_url', 1024);
     t.string('issuer', 1024);
+    /** Canvas: the root account whose events this sender may deliver. */
+    t.string('account', 255);
     at(t);
     t.unique(['tenant_id', 'kind', 'name']);
   });

@@ -627,6 +627,7 @@ export function buildCli(): Command {
     .requiredOption('--name <name>', 'a name for the sender')
     .option('--jwks-url <url>', "canvas: the publisher's JWKS URL", httpUrl('--jwks-url'))
     .option('--issuer <iss>', 'canvas: the iss the events must carry')
+    .option('--root-account <uuid>', "canvas: the root account uuid of the school's events")
     .option('--json', 'print one JSON object')
     .action(
       async (opts: {
@@ -635,12 +636,13 @@ export function buildCli(): Command {
         name: string;
         jwksUrl?: string;
         issuer?: string;
+        rootAccount?: string;
         json?: boolean;
       }) => {
         if (opts.kind !== 'canvas' && opts.kind !== 'hmac')
           throw new CliError(`--kind must be canvas or hmac, got "${opts.kind}"`);
-        if (opts.kind === 'canvas' && !opts.jwksUrl)
-          throw new CliError('a canvas sender needs --jwks-url');
+        if (opts.kind === 'canvas' && (!opts.jwksUrl || !opts.rootAccount))
+          throw new CliError('a canvas sender needs --jwks-url and --root-account');
         const kind = opts.kind;
         const out = await withDeps(async (deps) => {
           await requireTenant(deps, opts.tenant);
@@ -655,6 +657,7 @@ export function buildCli(): Command {
                 name: opts.name,
                 jwksUrl: opts.jwksUrl,
                 issuer: opts.issuer,
+                account: opts.rootAccount,
               },
               isoNow(deps.clock),
             ),

@@ -76,6 +76,13 @@ interface Answer {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+const MIN_THROTTLE_WAIT_MS = 100;
+
+class ThrottledTooLong extends Error {
+  constructor() {
+    super('rate limited for too long');
+  }
+}
 const MAX_MIN_TIME_MS = 10_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -138,6 +145,8 @@ export class ExchangeClient {
       path: '/exchanges',
       body: JSON.stringify({ query: input.query, metadata: input.metadata ?? {} }),
       operation: 'creating an exchange',
+      // Not repeated blindly: the caller looks for it before asking again.
+      retryUnanswered: false,
     });
   }
 
@@ -308,9 +317,8 @@ export class ExchangeClient {
       if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
     }
     let failures = 0;
-    let throttledFor = 0;
     let tokenRetried = false;
-    const budget = this.o.throttleBudgetMs ?? 15 * 60_000;
+    const deadline = Date.now() + (this.o.throttleBudgetMs ?? 15 * 60_000);
     for (;;) {
       let res: Answer;
       try {
@@ -318,16 +326,16 @@ export class ExchangeClient {
         res = await this.send(url, a.method, a.body, { Authorization: `Bearer ${token}` });
       } catch (err) {
         if (err instanceof ExchangeApiError || err instanceof ExchangeUnavailableError) throw err;
+        if (err instanceof ThrottledTooLong) throw new ExchangeUnavailableError(a.operation, err);
         if (a.retryUnanswered === false || ++failures > this.o.retries)
           throw new ExchangeUnavailableError(a.operation, err, true);
         await sleep(this.backoff(failures));
         continue;
       }
       if (isThrottled(res)) {
-        const wait = await this.throttled(res);
-        throttledFor += wait;
-        if (throttledFor > budget)
-          throw new ExchangeUnavailableError(a.operation, new Error('rate limited for too long'));
+        if (Date.now() >= deadline)
+          throw new ExchangeUnavailableError(a.operation, new ThrottledTooLong());
+        await this.throttled(res, deadline);
         continue;
       }
       if (res.status === 401 && !tokenRetried) {
@@ -337,6 +345,9 @@ export class ExchangeClient {
         continue;
       }
       if (res.status >= 500) {
+        // An upload answered 5xx may still have been stored: the caller decides, and counts a resend.
+        if (a.retryUnanswered === false)
+          throw new ExchangeUnavailableError(a.operation, new Error(`status ${res.status}`), true);
         if (++failures > this.o.retries)
           throw new ExchangeUnavailableError(a.operation, new Error(`status ${res.status}`));
         await sleep(this.backoff(failures));
@@ -389,6 +400,7 @@ export class ExchangeClient {
       `${encodeURIComponent(this.o.clientId)}:${encodeURIComponent(this.o.clientSecret)}`,
     ).toString('base64');
     let failures = 0;
+    const deadline = Date.now() + (this.o.throttleBudgetMs ?? 15 * 60_000);
     for (;;) {
       await this.pause();
       let res: Answer;
@@ -417,7 +429,8 @@ export class ExchangeClient {
         continue;
       }
       if (isThrottled(res)) {
-        await this.throttled(res);
+        if (Date.now() >= deadline) throw new ThrottledTooLong();
+        await this.throttled(res, deadline);
         continue;
       }
       if (res.status >= 500) {
@@ -453,7 +466,7 @@ export class ExchangeClient {
   }
 
   /** Slows the limiter down, and holds this client's requests until Retry-After (or a backoff) has passed. */
-  private async throttled(res: Answer): Promise<number> {
+  private async throttled(res: Answer, deadline: number): Promise<void> {
     const after = retryAfterMs(res.retryAfter);
     this.o.onThrottled?.(after);
     this.successes = 0;
@@ -466,10 +479,14 @@ export class ExchangeClient {
         'Data Sync throttled; slowing down',
       );
     }
-    const wait = after ?? Math.min(MAX_BACKOFF_MS, this.minTimeMs * 10);
+    // At least a moment (Retry-After: 0 must not spin), at most what is left of the budget.
+    const wanted = Math.max(
+      MIN_THROTTLE_WAIT_MS,
+      after ?? Math.min(MAX_BACKOFF_MS, this.minTimeMs * 10),
+    );
+    const wait = Math.min(wanted, Math.max(MIN_THROTTLE_WAIT_MS, deadline - Date.now()));
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + wait);
     await this.pause();
-    return wait;
   }
 
   /** After enough answers in a row without throttling, speeds back up step by step to the quota. */

@@ -11,7 +11,7 @@ import {
   type RecurringJob,
 } from '../jobs/worker.js';
 import type { Logger } from '../logger.js';
-import { registerExchange, runExchange, type ExchangeTrigger } from './producer.js';
+import { finishWith, registerExchange, runExchange, type ExchangeTrigger } from './producer.js';
 import type { ConnectionRow } from './service.js';
 
 const PAGE_SIZE = 100;
@@ -59,8 +59,26 @@ export const exchangeJob: JobDefinition = {
   name: 'datasync.exchange',
   maxAttempts: 25,
   async run({ deps, job, log }) {
-    const result = await runExchange(deps, job.payload.exchangeId as number, log);
-    log.info({ ...result }, 'exchange run');
+    const exchangeId = job.payload.exchangeId as number;
+    try {
+      const result = await runExchange(deps, exchangeId, log);
+      log.info({ ...result }, 'exchange run');
+    } catch (err) {
+      const last =
+        err instanceof PermanentFailure ||
+        (!(err instanceof RetryLater) && job.attempt >= job.maxAttempts);
+      if (last) {
+        // Given up: the exchange ends failed, so its items are sent with the next one and its courses are free.
+        await finishWith(
+          deps,
+          exchangeId,
+          'failed',
+          'producer_failure',
+          `gave up after ${job.attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      throw err;
+    }
   },
 };
 
@@ -150,7 +168,14 @@ export const requestJob: JobDefinition = {
         .update({ payload: JSON.stringify({ ...job.payload, created: true }) });
       remote = await findRequested(deps, conn, requestId);
     }
-    if (!remote) throw new RetryLater(2000, 'the requested exchange is not listed yet');
+    if (!remote) throw new Error('the requested exchange is not listed in Data Sync');
+    if (remote.state !== 'created') {
+      log.info(
+        { exchange: remote.id, state: remote.state },
+        'the requested exchange was already answered',
+      );
+      return;
+    }
     const id = await inTransaction(deps.db, (trx) =>
       registerExchange(
         trx,
@@ -167,14 +192,18 @@ export const requestJob: JobDefinition = {
 
 async function findRequested(deps: AppDeps, conn: ConnectionRow, requestId: string) {
   const client = deps.exchange.client(conn);
-  for (let page = 0; ; page++) {
-    const list = await client.listExchanges({ page, pageSize: PAGE_SIZE, state: 'created' });
-    const hit = list.find(
-      (e) => (e.metadata as Record<string, unknown> | null)?.gradebridge_request === requestId,
-    );
-    if (hit) return hit;
-    if (list.length < PAGE_SIZE) return null;
+  // Waiting exchanges first (the usual case), then all of them (it may have been answered meanwhile).
+  for (const state of ['created', undefined]) {
+    for (let page = 0; ; page++) {
+      const list = await client.listExchanges({ page, pageSize: PAGE_SIZE, state });
+      const hit = list.find(
+        (e) => (e.metadata as Record<string, unknown> | null)?.gradebridge_request === requestId,
+      );
+      if (hit) return hit;
+      if (list.length < PAGE_SIZE) break;
+    }
   }
+  return null;
 }
 
 /** Queues a teacher's "send final grades" for a course, in the caller's transaction. */

@@ -218,6 +218,42 @@ async function buildCourse(
           },
         });
       }
+      // A grade removed since it was sent goes out as a score of null, so the SIS drops it too.
+      const gradedNow = new Set(
+        (byColumn.get(c.id) ?? []).filter((s) => graded(s)).map((s) => s.user_id as number),
+      );
+      for (const learner of learners) {
+        const key = `s:${c.id}:${learner.id}`;
+        if (gradedNow.has(learner.id) || !sent.get(key)) continue;
+        const sub = (byColumn.get(c.id) ?? []).find((s) => s.user_id === learner.id);
+        const clearedAt = sub ? toIso(sub.graded_at) : null;
+        if (gradedAfter && clearedAt && clearedAt <= gradedAfter) continue;
+        const score: ScoreOut = {
+          $person: person(learner),
+          score: null,
+          grade: null,
+          late: false,
+          missing: false,
+          excused: false,
+          submitted_at: null,
+        };
+        const hash = hashOf([score, Number(c.points)]);
+        if (sent.get(key) === hash) continue;
+        piece.scores.push({
+          json: JSON.stringify(score),
+          item: {
+            key,
+            kind: 'score',
+            courseId,
+            columnId: c.id,
+            userId: learner.id,
+            hash,
+            versionId: sub ? (latest.get(sub.id) ?? null) : null,
+            score: null,
+            grade: null,
+          },
+        });
+      }
       if (piece.scores.length || piece.headerItem) out.assignments.push(piece);
     }
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { AppDeps } from '../deps.js';
 import type { Executor, Trx } from '../db/knex.js';
@@ -92,16 +93,69 @@ export async function runExchange(
     .where({ id: row.connection_id })
     .first()) as ConnectionRow;
   const client = deps.exchange.client(conn);
-  if (!DONE.has(row.state) && row.chunks_total === null) {
-    await plan(deps, row, conn, client, log);
-    row = await deps.db('exchanges').where({ id: exchangeId }).first();
+  if (DONE.has(row.state) && row.state !== 'completed') return outcome(row);
+  // One runner per exchange (a worker, or the command line): the others wait.
+  const lock = new RunLock(deps, exchangeId);
+  if (!(await lock.acquire()))
+    throw new RetryLater(2000, `exchange ${exchangeId} is being answered by another runner`);
+  try {
+    if (!DONE.has(row.state) && row.chunks_total === null) {
+      await plan(deps, row, conn, client, log);
+      row = await deps.db('exchanges').where({ id: exchangeId }).first();
+    }
+    if (row.state === 'sending') {
+      await upload(deps, row, client, log, lock);
+      row = await deps.db('exchanges').where({ id: exchangeId }).first();
+    }
+    if (row.state === 'completed') await keepArtifacts(deps, row, client, log);
+  } finally {
+    await lock.release();
   }
-  if (row.state === 'sending') {
-    await upload(deps, row, client, log);
-    row = await deps.db('exchanges').where({ id: exchangeId }).first();
-  }
-  if (row.state === 'completed') await keepArtifacts(deps, row, client, log);
   return outcome(row);
+}
+
+/** An exchange's run lock: a row-level lease, renewed before every upload. */
+class RunLock {
+  private readonly owner = randomUUID();
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly exchangeId: number,
+  ) {}
+
+  private get leaseMs(): number {
+    return Math.max(this.deps.config.JOBS_LEASE_MS, this.deps.config.DATASYNC_TIMEOUT_MS * 2);
+  }
+
+  async acquire(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const taken = await this.deps
+      .db('exchanges')
+      .where({ id: this.exchangeId })
+      .where((q) =>
+        q
+          .whereNull('locked_until')
+          .orWhere('locked_until', '<', new Date(now).toISOString())
+          .orWhere('locked_by', this.owner),
+      )
+      .update({ locked_by: this.owner, locked_until: new Date(now + this.leaseMs).toISOString() });
+    return taken === 1;
+  }
+
+  /** Renews the lease; false when another runner took the exchange over meanwhile. */
+  async renew(): Promise<boolean> {
+    const taken = await this.deps
+      .db('exchanges')
+      .where({ id: this.exchangeId, locked_by: this.owner })
+      .update({ locked_until: new Date(this.deps.clock.now() + this.leaseMs).toISOString() });
+    return taken === 1;
+  }
+
+  async release(): Promise<void> {
+    await this.deps
+      .db('exchanges')
+      .where({ id: this.exchangeId, locked_by: this.owner })
+      .update({ locked_by: null, locked_until: null });
+  }
 }
 
 function outcome(row: Record<string, unknown>): ExchangeOutcome {
@@ -134,6 +188,18 @@ async function plan(
       'failed',
       'producer_failure',
       'Data Sync no longer knows this exchange',
+    );
+    return;
+  }
+  if (remote.state === 'failed') {
+    // An error was posted (perhaps by a run that died before recording it): keep its code.
+    const [posted] = await client.listErrors(remoteId);
+    await finishWith(
+      deps,
+      row.id as number,
+      'refused',
+      posted?.code ?? 'producer_failure',
+      posted?.details ?? posted?.message ?? 'the exchange failed in Data Sync',
     );
     return;
   }
@@ -262,6 +328,7 @@ async function upload(
   row: Record<string, unknown>,
   client: ExchangeClient,
   log: Logger,
+  lock: RunLock,
 ): Promise<void> {
   const exchangeId = row.id as number;
   const remoteId = row.remote_id as string;
@@ -275,6 +342,12 @@ async function upload(
     let uncertain = chunk.state === 'sending';
     let failures = 0;
     for (;;) {
+      if (!(await lock.renew()))
+        throw new RetryLater(2000, `exchange ${exchangeId} was taken over by another runner`);
+      if (uncertain && chunk.final && (await client.getExchange(remoteId))?.state === 'completed') {
+        // The last upload had arrived: Data Sync completed the exchange.
+        break;
+      }
       const now = isoNow(deps.clock);
       // A chunk whose earlier upload got no answer may have arrived: sending it again is counted.
       await deps.db.transaction(async (trx) => {
@@ -297,18 +370,21 @@ async function upload(
         break;
       } catch (err) {
         if (err instanceof ExchangeApiError) {
+          if (chunk.final && (await client.getExchange(remoteId))?.state === 'completed') break;
           await rejectChunk(deps, exchangeId, remoteId, chunk.id as number, client, err, log);
           return;
         }
-        if (err instanceof ExchangeUnavailableError && !err.unanswered) {
-          // Data Sync answered (with 5xx): the chunk did not arrive; the job tries again later.
+        if (err instanceof ExchangeUnavailableError && !err.unanswered && !uncertain) {
+          // Never sent (no token, throttled too long): the chunk did not arrive; the job tries again later.
           await deps.db('exchange_chunks').where({ id: chunk.id }).update({ state: 'planned' });
           throw err;
         }
         if (!(err instanceof ExchangeUnavailableError)) throw err;
         uncertain = true;
         if (++failures > deps.config.DATASYNC_RETRIES) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** failures)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(30_000, 250 * 2 ** (failures - 1))),
+        );
       }
     }
     const items = JSON.parse(chunk.body) as {
@@ -368,7 +444,7 @@ async function rejectChunk(
 }
 
 /** Ends an exchange without (all of) its data: it and its pending items carry the code and message. */
-async function finishWith(
+export async function finishWith(
   deps: AppDeps,
   exchangeId: number,
   state: 'failed' | 'refused',

@@ -143,7 +143,7 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const sender = await deps
         .db('webhook_senders')
         .where({ id: params.sender, kind: 'canvas' })
-        .first('id', 'tenant_id', 'jwks_url', 'issuer');
+        .first('id', 'tenant_id', 'jwks_url', 'issuer', 'account');
       if (!sender) throw new AppError(404, 'not_found', 'No such Canvas event sender.');
       const token = raw.toString('utf8').trim();
       const decoded = jwt.decode(token, { complete: true });
@@ -192,6 +192,13 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
             .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
             .join('; ')}`,
           { code: 'malformed' },
+        );
+      // Hosted Canvas signs every school's events with the same keys: the event must be this school's.
+      if (event.data.metadata.root_account_uuid !== sender.account)
+        throw new AppError(
+          403,
+          'wrong_account',
+          "The event comes from another Canvas account than this sender's.",
         );
       const eventId = canvasEventId(event.data);
       const recorded = await inTransaction(deps.db, (trx) =>

@@ -10,6 +10,7 @@ export interface SenderSummary {
   url: string;
   jwksUrl?: string | null;
   issuer?: string | null;
+  account?: string | null;
   /** The signing secret of an hmac sender, shown once when it is made. */
   secret?: string;
 }
@@ -30,6 +31,8 @@ export async function addSender(
     name: string;
     jwksUrl?: string | null;
     issuer?: string | null;
+    /** Canvas: the root account uuid its events must carry. */
+    account?: string | null;
   },
   now: string,
 ): Promise<SenderSummary> {
@@ -38,6 +41,7 @@ export async function addSender(
     secret: secret ? secrets.seal(secret) : null,
     jwks_url: input.kind === 'canvas' ? (input.jwksUrl ?? null) : null,
     issuer: input.kind === 'canvas' ? (input.issuer ?? null) : null,
+    account: input.kind === 'canvas' ? (input.account ?? null) : null,
   };
   const [row] = await trx('webhook_senders')
     .insert({

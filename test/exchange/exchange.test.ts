@@ -5,6 +5,8 @@ import { pollNow, requestFinalGrades } from '../../src/exchange/jobs.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
 import { createWorker } from '../../src/jobs/registry.js';
 import { isoNow } from '../../src/db/time.js';
+import { inTransaction } from '../../src/db/transaction.js';
+import { applyIncomingGrade } from '../../src/webhooks/grades.js';
 import { tenantWithClient, uniqueId, type TenantFixture } from '../factories/index.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import {
@@ -133,6 +135,38 @@ describe('Grades Exchange: final grades out through Data Sync', function () {
     expect(received.assignments.map((a) => a.name).sort()).to.deep.equal(
       [c.columns[1], c.columns[2]].sort(),
     );
+  });
+
+  it('sends a grade removed since it was sent as a score of null', async () => {
+    const c = courses[0]!;
+    await inTransaction(ctx.db, (trx) =>
+      applyIncomingGrade(
+        trx,
+        t.tenantId,
+        {
+          courseBatchUid: c.courseId,
+          column: { name: c.columns[0] },
+          user: { batchUid: c.learners[4] },
+          score: null,
+          grade: null,
+          gradedAt: isoNow(ctx.clock),
+          source: 'webhook',
+          idempotencyKey: uniqueId('clear'),
+          changeUser: 'test',
+        },
+        isoNow(ctx.clock),
+      ),
+    );
+    const remote = ds.createExchange({
+      query: { type: 'assignment_scores', conditions: [courseCondition(c.courseId) as never] },
+      courseAppId: 'app-1',
+    });
+    await poll();
+    const received = ds.received(remote.id);
+    expect(received.scores.map((s) => [s.personSourceId, s.score, s.grade])).to.deep.equal([
+      [c.learners[4], null, null],
+    ]);
+    expect(received.summaries.map((s) => s.personSourceId)).to.deep.equal([c.learners[4]]);
   });
 
   it('answers an exchange with nothing new with one empty final chunk', async () => {

@@ -23,6 +23,8 @@ export class WorkerProcess {
         JOBS_POLL_MS: '50',
         JOBS_LEASE_MS: '2000',
         DATASYNC_POLL_SECONDS: '0',
+        // A dead worker's hold on an exchange runs out after twice this.
+        DATASYNC_TIMEOUT_MS: '2000',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -190,7 +190,13 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
             trx,
             ctx.deps.secrets,
             ctx.config.publicUrl,
-            { tenantId: t.tenantId, kind: 'canvas', name: 'canvas', jwksUrl: url },
+            {
+              tenantId: t.tenantId,
+              kind: 'canvas',
+              name: 'canvas',
+              jwksUrl: url,
+              account: 'root-uuid',
+            },
             isoNow(ctx.clock),
           ),
         )
@@ -306,6 +312,13 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
         expect(res.status).to.equal(401);
         expect(res.body.error.code).to.equal('bad_signature');
       }
+      // Correctly signed, but for another school on the same Canvas.
+      const foreign = gradeChange('ce-5', {});
+      foreign.metadata.root_account_uuid = 'another-school';
+      const wrongAccount = await post(sign(foreign));
+      expect(wrongAccount.status).to.equal(403);
+      expect(wrongAccount.body.error.code).to.equal('wrong_account');
+      expect(await ctx.db('webhook_events').where({ event_id: 'ce-5' })).to.have.length(0);
       expect((await post('not a jwt')).status).to.equal(400);
       const noMetadata = await post(sign({ body: {} }));
       expect(noMetadata.status).to.equal(400);
