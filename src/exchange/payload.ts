@@ -76,7 +76,11 @@ export async function buildPayload(
 ): Promise<Payload> {
   const payload: Payload = { assignments: [], summaries: [] };
   const byCourse = new Map<number, CoursePart[]>();
-  for (const p of parts) byCourse.set(p.courseId, [...(byCourse.get(p.courseId) ?? []), p]);
+  for (const p of parts) {
+    const list = byCourse.get(p.courseId);
+    if (list) list.push(p);
+    else byCourse.set(p.courseId, [p]);
+  }
   for (const [courseId, courseParts] of byCourse) {
     await buildCourse(db, connectionId, courseId, courseParts, payload);
   }
@@ -138,121 +142,120 @@ async function buildCourse(
     .select('item_key', 'sent_hash')) {
     sent.set(r.item_key, r.sent_hash);
   }
-  const byColumn = new Map<number, typeof subs>();
+  type Sub = (typeof subs)[number];
+  // Each column's submissions of enrolled learners, by learner.
+  const byColumn = new Map<number, Map<number, Sub>>();
   for (const s of subs) {
     if (!learnerById.has(s.user_id)) continue;
-    byColumn.set(s.column_id, [...(byColumn.get(s.column_id) ?? []), s]);
+    let column = byColumn.get(s.column_id);
+    if (!column) byColumn.set(s.column_id, (column = new Map()));
+    column.set(s.user_id, s);
   }
-  const graded = (s: (typeof subs)[number]) =>
-    s.score !== null || s.grade !== null || toBool(s.excused);
+  const graded = (s: Sub | undefined): s is Sub =>
+    !!s && (s.score !== null || s.grade !== null || toBool(s.excused));
+  const grader = (s: Sub) =>
+    s.grader_id !== null && graders.has(s.grader_id) ? { $grader: graders.get(s.grader_id)! } : {};
+  /** The item for `value`, or null when exactly this was sent last. */
+  const changed = (
+    key: string,
+    kind: PlannedItem['kind'],
+    columnId: number,
+    userId: number | null,
+    value: unknown,
+    hash: string,
+    sub: Sub | undefined,
+    outValues: { score: number | null; grade: string | null },
+  ): { json: string; item: PlannedItem } | null =>
+    sent.get(key) === hash
+      ? null
+      : {
+          json: JSON.stringify(value),
+          item: {
+            key,
+            kind,
+            courseId,
+            columnId,
+            userId,
+            hash,
+            versionId: sub ? (latest.get(sub.id) ?? null) : null,
+            ...outValues,
+          },
+        };
 
-  const assignmentColumns = columns.filter(
-    (c) => toBool(c.extract) && !toBool(c.is_external) && !toBool(c.is_final),
-  );
   const wantAssignments = parts.filter((p) => p.assignments);
   if (wantAssignments.length) {
     const gradedAfter = earliest(wantAssignments.map((p) => p.gradedAfter));
     const named = wantAssignments.some((p) => p.assignmentIds === null)
       ? null
       : new Set(wantAssignments.flatMap((p) => p.assignmentIds ?? []));
+    const assignmentColumns = columns.filter(
+      (c) =>
+        toBool(c.extract) &&
+        !toBool(c.is_external) &&
+        !toBool(c.is_final) &&
+        (!named || named.has(c.id)),
+    );
     for (const c of assignmentColumns) {
-      if (named && !named.has(c.id)) continue;
+      const points = Number(c.points);
       const header: Omit<AssignmentOut, 'scores'> = {
         $sys: sys(String(c.id), c.id, null, 'gradebridge_id'),
         $section: section,
         name: c.name,
-        points_possible: Number(c.points),
+        points_possible: points,
         due_at: toIso(c.due_at),
       };
-      const headerKey = `a:${c.id}`;
-      const headerHash = hashOf(header);
-      const piece: AssignmentPiece = {
-        header: JSON.stringify({ ...header, scores: [] }),
-        headerItem:
-          sent.get(headerKey) === headerHash
-            ? null
-            : {
-                key: headerKey,
-                kind: 'assignment',
-                courseId,
-                columnId: c.id,
-                userId: null,
-                hash: headerHash,
-                versionId: null,
-                score: null,
-                grade: null,
-              },
-        scores: [],
-      };
-      for (const s of byColumn.get(c.id) ?? []) {
-        if (!graded(s)) continue;
-        const gradedAt = toIso(s.graded_at);
-        if (gradedAfter && (!gradedAt || gradedAt <= gradedAfter)) continue;
-        const score: ScoreOut = {
-          $person: person(learnerById.get(s.user_id)!),
-          ...(s.grader_id !== null && graders.has(s.grader_id)
-            ? { $grader: graders.get(s.grader_id)! }
-            : {}),
-          score: s.score === null ? null : Number(s.score),
-          grade: s.grade,
-          late: toBool(s.late),
-          missing: toBool(s.missing),
-          excused: toBool(s.excused),
-          submitted_at: toIso(s.submitted_at),
-        };
-        const key = `s:${c.id}:${s.user_id}`;
-        const hash = hashOf([score, Number(c.points)]);
-        if (sent.get(key) === hash) continue;
-        piece.scores.push({
-          json: JSON.stringify(score),
-          item: {
-            key,
-            kind: 'score',
-            courseId,
-            columnId: c.id,
-            userId: s.user_id,
-            hash,
-            versionId: latest.get(s.id) ?? null,
-            score: score.score,
-            grade: score.grade,
-          },
-        });
-      }
-      // A grade removed since it was sent goes out as a score of null, so the SIS drops it too.
-      const gradedNow = new Set(
-        (byColumn.get(c.id) ?? []).filter((s) => graded(s)).map((s) => s.user_id as number),
-      );
-      for (const learner of learners) {
-        const key = `s:${c.id}:${learner.id}`;
-        if (gradedNow.has(learner.id) || !sent.get(key)) continue;
-        const sub = (byColumn.get(c.id) ?? []).find((s) => s.user_id === learner.id);
-        const clearedAt = sub ? toIso(sub.graded_at) : null;
-        if (gradedAfter && clearedAt && clearedAt <= gradedAfter) continue;
-        const score: ScoreOut = {
-          $person: person(learner),
+      const headerItem = changed(
+        `a:${c.id}`,
+        'assignment',
+        c.id,
+        null,
+        header,
+        hashOf(header),
+        undefined,
+        {
           score: null,
           grade: null,
-          late: false,
-          missing: false,
-          excused: false,
-          submitted_at: null,
-        };
-        const hash = hashOf([score, Number(c.points)]);
-        if (sent.get(key) === hash) continue;
-        piece.scores.push({
-          json: JSON.stringify(score),
-          item: {
-            key,
-            kind: 'score',
-            courseId,
-            columnId: c.id,
-            userId: learner.id,
-            hash,
-            versionId: sub ? (latest.get(sub.id) ?? null) : null,
-            score: null,
-            grade: null,
-          },
+        },
+      );
+      const piece: AssignmentPiece = {
+        header: JSON.stringify({ ...header, scores: [] }),
+        headerItem: headerItem?.item ?? null,
+        scores: [],
+      };
+      const subsOfColumn = byColumn.get(c.id);
+      for (const learner of learners) {
+        const sub = subsOfColumn?.get(learner.id);
+        const key = `s:${c.id}:${learner.id}`;
+        // A grade removed since it was sent goes out as a score of null, so the SIS drops it too.
+        if (!graded(sub) && !sent.get(key)) continue;
+        const at = sub ? toIso(sub.graded_at) : null;
+        if (gradedAfter && (graded(sub) ? !at || at <= gradedAfter : at && at <= gradedAfter))
+          continue;
+        const score: ScoreOut = graded(sub)
+          ? {
+              $person: person(learner),
+              ...grader(sub),
+              score: sub.score === null ? null : Number(sub.score),
+              grade: sub.grade,
+              late: toBool(sub.late),
+              missing: toBool(sub.missing),
+              excused: toBool(sub.excused),
+              submitted_at: toIso(sub.submitted_at),
+            }
+          : {
+              $person: person(learner),
+              score: null,
+              grade: null,
+              late: false,
+              missing: false,
+              excused: false,
+              submitted_at: null,
+            };
+        const entry = changed(key, 'score', c.id, learner.id, score, hashOf([score, points]), sub, {
+          score: score.score,
+          grade: score.grade,
         });
+        if (entry) piece.scores.push(entry);
       }
       if (piece.scores.length || piece.headerItem) out.assignments.push(piece);
     }
@@ -268,48 +271,39 @@ async function buildCourse(
         `course "${course.title}" (${course.batch_uid ?? course.id}) has no final grade column: set an external grade column through Journey or mark a weighted or total column final`,
       );
     }
+    const points = Number(finalColumn.points);
     const scoreTypes = [...new Set(wantSummaries.map((p) => p.scoreType))];
-    for (const s of byColumn.get(finalColumn.id) ?? []) {
-      if (!graded(s)) continue;
+    for (const learner of learners) {
+      const sub = byColumn.get(finalColumn.id)?.get(learner.id);
+      if (!graded(sub)) continue;
+      const raw = sub.score === null ? null : Number(sub.score);
       for (const scoreType of scoreTypes) {
-        const raw = s.score === null ? null : Number(s.score);
-        const points = Number(finalColumn.points);
         const summary: SummaryOut = {
           $section: section,
-          $person: person(learnerById.get(s.user_id)!),
-          ...(s.grader_id !== null && graders.has(s.grader_id)
-            ? { $grader: graders.get(s.grader_id)! }
-            : {}),
+          $person: person(learner),
+          ...grader(sub),
           summary_type: 'final',
           score_type: scoreType,
           score:
-            raw === null
-              ? null
-              : scoreType === 'raw'
-                ? raw
-                : points > 0
-                  ? round2((raw / points) * 100)
-                  : null,
-          grade: s.grade,
-          last_activity: toIso(s.graded_at),
+            raw === null || scoreType === 'raw'
+              ? raw
+              : points > 0
+                ? round2((raw / points) * 100)
+                : null,
+          grade: sub.grade,
+          last_activity: toIso(sub.graded_at),
         };
-        const key = `f:${finalColumn.id}:${s.user_id}:${scoreType}`;
-        const hash = hashOf(summary);
-        if (sent.get(key) === hash) continue;
-        out.summaries.push({
-          json: JSON.stringify(summary),
-          item: {
-            key,
-            kind: 'summary',
-            courseId,
-            columnId: finalColumn.id,
-            userId: s.user_id,
-            hash,
-            versionId: latest.get(s.id) ?? null,
-            score: summary.score,
-            grade: summary.grade,
-          },
-        });
+        const entry = changed(
+          `f:${finalColumn.id}:${learner.id}:${scoreType}`,
+          'summary',
+          finalColumn.id,
+          learner.id,
+          summary,
+          hashOf(summary),
+          sub,
+          { score: summary.score, grade: summary.grade },
+        );
+        if (entry) out.summaries.push(entry);
       }
     }
   }
