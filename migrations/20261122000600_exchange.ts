@@ -77,6 +77,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('body').notNullable();
     t.integer('bytes').notNullable();
     t.boolean('final').notNullable();
+    /** Scores and summaries in the body (assignments not counted). */
+    t.integer('items').notNullable();
     t.string('state', 16).notNullable();
     t.integer('attempts').notNullable().defaultTo(0);
     atNull(t, 'sent_at');

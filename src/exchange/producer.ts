@@ -4,6 +4,7 @@ import type { AppDeps } from '../deps.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
 import { lockTenant } from '../db/locks.js';
+import { insertRows } from '../db/bulk.js';
 import { inTransaction } from '../db/transaction.js';
 import { enqueue } from '../jobs/queue.js';
 import { RetryLater } from '../jobs/worker.js';
@@ -261,63 +262,76 @@ async function savePlan(
   now: string,
 ): Promise<void> {
   const exchangeId = row.id as number;
-  for (const courseId of courseIds) {
-    await trx('exchange_courses').insert({ exchange_id: exchangeId, course_id: courseId });
-  }
-  for (const [seq, c] of chunks.entries()) {
-    await trx('exchange_chunks').insert({
+  const items = chunks.flatMap((c) => c.items);
+  await insertRows(
+    trx,
+    'exchange_courses',
+    courseIds.map((courseId) => ({ exchange_id: exchangeId, course_id: courseId })),
+  );
+  await insertRows(
+    trx,
+    'exchange_chunks',
+    chunks.map((c, seq) => ({
       exchange_id: exchangeId,
       seq,
       body: c.body,
       bytes: c.bytes,
       final: c.final,
+      items: c.items.filter((i) => i.kind !== 'assignment').length,
       state: 'planned',
       attempts: 0,
-    });
-  }
-  for (const c of chunks) {
-    for (const item of c.items) {
-      await trx('exchange_items')
-        .insert({
-          tenant_id: conn.tenant_id,
-          connection_id: conn.id,
-          course_id: item.courseId,
-          item_key: item.key,
-          kind: item.kind,
-          column_id: item.columnId,
-          user_id: item.userId,
-          status: 'pending',
-          pending_hash: item.hash,
-          exchange_id: exchangeId,
-          error_code: null,
-          error_message: null,
-          updated_at: now,
-        })
-        .onConflict(['connection_id', 'item_key'])
-        .merge([
+    })),
+  );
+  await insertRows(
+    trx,
+    'exchange_items',
+    items.map((item) => ({
+      tenant_id: conn.tenant_id,
+      connection_id: conn.id,
+      course_id: item.courseId,
+      item_key: item.key,
+      kind: item.kind,
+      column_id: item.columnId,
+      user_id: item.userId,
+      status: 'pending',
+      pending_hash: item.hash,
+      exchange_id: exchangeId,
+      error_code: null,
+      error_message: null,
+      updated_at: now,
+    })),
+    {
+      conflict: {
+        columns: ['connection_id', 'item_key'],
+        merge: [
           'status',
           'pending_hash',
           'exchange_id',
           'error_code',
           'error_message',
           'updated_at',
-        ]);
-      if (item.kind !== 'assignment') {
-        await trx('exchange_sends').insert({
-          exchange_id: exchangeId,
-          column_id: item.columnId,
-          user_id: item.userId,
-          kind: item.kind,
-          version_id: item.versionId,
-          score: item.score,
-          grade: item.grade,
-          status: 'pending',
-          created_at: now,
-          updated_at: now,
-        });
-      }
-    }
-  }
+        ],
+      },
+    },
+  );
+  await insertRows(
+    trx,
+    'exchange_sends',
+    items
+      .filter((item) => item.kind !== 'assignment')
+      .map((item) => ({
+        exchange_id: exchangeId,
+        column_id: item.columnId,
+        user_id: item.userId,
+        kind: item.kind,
+        version_id: item.versionId,
+        score: item.score,
+        grade: item.grade,
+        status: 'pending',
+        created_at: now,
+        updated_at: now,
+      })),
+  );
   await trx('exchanges')
     .where({ id: exchangeId })
     .update({ state: 'sending', chunks_total: chunks.length, updated_at: now });
@@ -337,7 +351,7 @@ async function upload(
     .where({ exchange_id: exchangeId })
     .whereNot('state', 'accepted')
     .orderBy('seq')
-    .select('id', 'seq', 'body', 'state', 'final');
+    .select('id', 'seq', 'body', 'state', 'final', 'items');
   for (const chunk of chunks) {
     let uncertain = chunk.state === 'sending';
     let failures = 0;
@@ -387,12 +401,6 @@ async function upload(
         );
       }
     }
-    const items = JSON.parse(chunk.body) as {
-      assignments: Array<{ scores: unknown[] }>;
-      summaries: unknown[];
-    };
-    const count =
-      items.assignments.reduce((n, a) => n + a.scores.length, 0) + items.summaries.length;
     await deps.db.transaction(async (trx) => {
       const now = isoNow(deps.clock);
       await trx('exchange_chunks')
@@ -402,7 +410,7 @@ async function upload(
         .where({ id: exchangeId })
         .update({
           chunks_sent: trx.raw('chunks_sent + 1'),
-          items_sent: trx.raw('items_sent + ?', [count]),
+          items_sent: trx.raw('items_sent + ?', [chunk.items]),
           updated_at: now,
         });
       if (chunk.final) await complete(trx, exchangeId, now);
