@@ -48,8 +48,8 @@ export async function discoverExchanges(
   return found;
 }
 
-async function connectionById(db: Executor, id: number): Promise<ConnectionRow> {
-  const row = (await db('datasync_connections').where({ id }).first()) as ConnectionRow | undefined;
+async function connectionById(deps: AppDeps, id: number): Promise<ConnectionRow> {
+  const row = await deps.exchange.connectionById(deps.db, id);
   if (!row) throw new PermanentFailure(`Data Sync connection ${id} no longer exists`);
   return row;
 }
@@ -87,7 +87,7 @@ export const discoverJob: JobDefinition = {
   name: 'datasync.discover',
   maxAttempts: 5,
   async run({ deps, job, log }) {
-    const conn = await connectionById(deps.db, job.payload.connectionId as number);
+    const conn = await connectionById(deps, job.payload.connectionId as number);
     const found = await discoverExchanges(
       deps,
       conn,
@@ -131,7 +131,7 @@ export const requestJob: JobDefinition = {
   name: 'datasync.request',
   maxAttempts: 10,
   async run({ deps, job, log }) {
-    const conn = await connectionById(deps.db, job.payload.connectionId as number);
+    const conn = await connectionById(deps, job.payload.connectionId as number);
     const client = deps.exchange.client(conn);
     const requestId = job.payload.requestId as string;
     const course = await deps

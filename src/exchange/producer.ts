@@ -89,10 +89,7 @@ export async function runExchange(
 ): Promise<ExchangeOutcome> {
   let row = await deps.db('exchanges').where({ id: exchangeId }).first();
   if (!row) throw new Error(`exchange ${exchangeId} does not exist`);
-  const conn = (await deps
-    .db('datasync_connections')
-    .where({ id: row.connection_id })
-    .first()) as ConnectionRow;
+  const conn = (await deps.exchange.connectionById(deps.db, row.connection_id))!;
   const client = deps.exchange.client(conn);
   if (DONE.has(row.state) && row.state !== 'completed') return outcome(row);
   // One runner per exchange (a worker, or the command line): the others wait.

@@ -78,6 +78,12 @@ export class ExchangeService {
     return this.limiters.clustered;
   }
 
+  /** A connection by its id, or null. */
+  async connectionById(db: Executor, id: number): Promise<ConnectionRow | null> {
+    return ((await db('datasync_connections').where({ id }).first()) ??
+      null) as ConnectionRow | null;
+  }
+
   async connection(db: Executor, tenantId: number): Promise<ConnectionRow | null> {
     return ((await db('datasync_connections').where({ tenant_id: tenantId }).first()) ??
       null) as ConnectionRow | null;

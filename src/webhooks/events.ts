@@ -5,7 +5,6 @@ import type { Executor, Trx } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { registerExchange } from '../exchange/producer.js';
-import type { ConnectionRow } from '../exchange/service.js';
 import { enqueue } from '../jobs/queue.js';
 import { PermanentFailure, type JobDefinition } from '../jobs/worker.js';
 import { applyIncomingGrade, type ApplyResult } from './grades.js';
@@ -227,8 +226,7 @@ async function dataSyncNoticeEvent(
   connectionId: number,
   notice: z.infer<typeof dataSyncNotice>,
 ): Promise<void> {
-  const conn = (await deps.db('datasync_connections').where({ id: connectionId }).first()) as
-    ConnectionRow | undefined;
+  const conn = await deps.exchange.connectionById(deps.db, connectionId);
   const exchangeId = notice.data?.exchange_id;
   if (!conn || !exchangeId) {
     await finish(

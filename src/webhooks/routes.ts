@@ -4,12 +4,11 @@ import type { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
-import type { ConnectionRow } from '../exchange/service.js';
 import { AppError, BadRequestError } from '../http/errors.js';
 import { renderPlainError } from '../http/error-handler.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext } from '../http/surface.js';
-import { z as zod } from '../http/validation.js';
+import { describeIssues, formatIssues, z as zod } from '../http/validation.js';
 import { canvasEvent, canvasEventId, dataSyncNotice, gradeWebhook, recordEvent } from './events.js';
 import { checkSignature } from './signature.js';
 
@@ -48,6 +47,17 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
       throw new BadRequestError('The body could not be read.');
     }
   };
+  /** The event, checked against its schema: a 400 `malformed` naming the problems otherwise. */
+  const validate = <S extends z.ZodType>(value: unknown, schema: S): z.output<S> => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      throw new BadRequestError(
+        `The event is malformed: ${describeIssues(formatIssues(parsed.error).slice(0, 5))}`,
+        { code: 'malformed' },
+      );
+    }
+    return parsed.data;
+  };
   const parseJson = <S extends z.ZodType>(raw: Buffer, schema: S): z.output<S> => {
     let value: unknown;
     try {
@@ -55,17 +65,7 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
     } catch {
       throw new BadRequestError('The body is not JSON.', { code: 'malformed' });
     }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      throw new BadRequestError(
-        `The event is malformed: ${parsed.error.issues
-          .slice(0, 5)
-          .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
-          .join('; ')}`,
-        { code: 'malformed' },
-      );
-    }
-    return parsed.data;
+    return validate(value, schema);
   };
   const verifyHmac = (ctx: AppContext, secret: string, raw: Buffer, header: string) => {
     const result = checkSignature(
@@ -109,8 +109,7 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
     responses,
     handler: async (ctx, { params }) => {
       const raw = await rawBody(ctx);
-      const conn = (await deps.db('datasync_connections').where({ id: params.sender }).first()) as
-        ConnectionRow | undefined;
+      const conn = await deps.exchange.connectionById(deps.db, params.sender);
       if (!conn) throw new AppError(404, 'not_found', 'No such Data Sync connection.');
       verifyHmac(ctx, deps.exchange.noticeSecret(conn), raw, 'X-DataSync-Signature');
       const notice = parseJson(raw, dataSyncNotice);
@@ -184,31 +183,23 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
           `The event's signature was refused: ${(err as Error).message}.`,
         );
       }
-      const event = canvasEvent.safeParse(decoded.payload);
-      if (!event.success)
-        throw new BadRequestError(
-          `The event is malformed: ${event.error.issues
-            .slice(0, 5)
-            .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
-            .join('; ')}`,
-          { code: 'malformed' },
-        );
+      const event = validate(decoded.payload, canvasEvent);
       // Hosted Canvas signs every school's events with the same keys: the event must be this school's.
-      if (event.data.metadata.root_account_uuid !== sender.account)
+      if (event.metadata.root_account_uuid !== sender.account)
         throw new AppError(
           403,
           'wrong_account',
           "The event comes from another Canvas account than this sender's.",
         );
-      const eventId = canvasEventId(event.data);
+      const eventId = canvasEventId(event);
       const recorded = await inTransaction(deps.db, (trx) =>
         recordEvent(
           trx,
           sender.tenant_id,
           `canvas:${sender.id}`,
           eventId,
-          event.data.metadata.event_name,
-          event.data,
+          event.metadata.event_name,
+          event,
           isoNow(deps.clock),
         ),
       );
