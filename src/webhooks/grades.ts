@@ -108,7 +108,7 @@ export async function applyIncomingGrade(
   }
   if (userId === null) return ignored('unknown person');
 
-  const columns = (await loadCourseColumns(trx, tenantId, [courseId])).get(courseId)!;
+  let columns = (await loadCourseColumns(trx, tenantId, [courseId])).get(courseId)!;
   let column: ColumnInfo | undefined;
   if (g.column.external) {
     const mapped = (
@@ -133,9 +133,8 @@ export async function applyIncomingGrade(
         updated_at: now,
       })
       .returning('id');
-    column = (await loadCourseColumns(trx, tenantId, [courseId]))
-      .get(courseId)!
-      .live(row.id as number);
+    columns = (await loadCourseColumns(trx, tenantId, [courseId])).get(courseId)!;
+    column = columns.live(row.id as number);
   }
   if (!column) return ignored('unknown column');
   if (g.column.external)
@@ -151,8 +150,7 @@ export async function applyIncomingGrade(
   if (column.calculation) return ignored(`column "${column.name}" is calculated`);
 
   await ensureEnrollments(trx, tenantId, [{ courseId, userId }], 'Learner', 'webhook', now);
-  const allColumns = (await loadCourseColumns(trx, tenantId, [courseId])).get(courseId)!;
-  const points = effectivePoints(column, allColumns);
+  const points = effectivePoints(column, columns);
   const grade =
     g.grade !== undefined && g.grade !== null
       ? g.grade
@@ -182,7 +180,7 @@ export async function applyIncomingGrade(
     change,
   );
   if (recorded) {
-    await recalculate(batch, allColumns, [column.id], [userId], {
+    await recalculate(batch, columns, [column.id], [userId], {
       gradedAt: g.gradedAt,
       keyPrefix: `${g.idempotencyKey}:calc`,
       change: { type: 'GradeCalculated', user: g.changeUser },
