@@ -77,12 +77,9 @@ interface Answer {
 
 const MAX_BACKOFF_MS = 30_000;
 const MIN_THROTTLE_WAIT_MS = 100;
+/** Stands for the token endpoint in an Attempt (its URL is the token URL, not under the API). */
+const TOKEN_PATH = '(token)';
 
-class ThrottledTooLong extends Error {
-  constructor() {
-    super('rate limited for too long');
-  }
-}
 const MAX_MIN_TIME_MS = 10_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -316,29 +313,54 @@ export class ExchangeClient {
     for (const [k, v] of Object.entries(a.query ?? {})) {
       if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
     }
+    return this.call(url, a, async () => {
+      try {
+        return { Authorization: `Bearer ${await this.accessToken()}` };
+      } catch (err) {
+        // No token, so nothing was sent: not an unanswered request.
+        if (err instanceof ExchangeUnavailableError)
+          throw new ExchangeUnavailableError(a.operation, err);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * One request to Data Sync, through the limiter, until it has an answer
+   * that is not a rate limit: throttled answers wait and go again; 5xx,
+   * timeouts and dropped connections are retried with backoff (except
+   * uploads, which the caller retries and counts); a refused bearer token is
+   * renewed once.
+   */
+  private async call(
+    url: URL,
+    a: Attempt & { contentType?: string },
+    authorization: () => Promise<Record<string, string>>,
+  ): Promise<Answer> {
     let failures = 0;
     let tokenRetried = false;
     const deadline = Date.now() + (this.o.throttleBudgetMs ?? 15 * 60_000);
+    const retry = async (reason: unknown, unanswered: boolean) => {
+      if ((unanswered && a.retryUnanswered === false) || ++failures > this.o.retries)
+        throw new ExchangeUnavailableError(a.operation, reason, unanswered);
+      await sleep(this.backoff(failures));
+    };
     for (;;) {
       let res: Answer;
       try {
-        const token = await this.accessToken();
-        res = await this.send(url, a.method, a.body, { Authorization: `Bearer ${token}` });
+        res = await this.send(url, a.method, a.body, a.contentType, await authorization());
       } catch (err) {
         if (err instanceof ExchangeApiError || err instanceof ExchangeUnavailableError) throw err;
-        if (err instanceof ThrottledTooLong) throw new ExchangeUnavailableError(a.operation, err);
-        if (a.retryUnanswered === false || ++failures > this.o.retries)
-          throw new ExchangeUnavailableError(a.operation, err, true);
-        await sleep(this.backoff(failures));
+        await retry(err, true);
         continue;
       }
       if (isThrottled(res)) {
         if (Date.now() >= deadline)
-          throw new ExchangeUnavailableError(a.operation, new ThrottledTooLong());
+          throw new ExchangeUnavailableError(a.operation, new Error('rate limited for too long'));
         await this.throttled(res, deadline);
         continue;
       }
-      if (res.status === 401 && !tokenRetried) {
+      if (res.status === 401 && a.path !== TOKEN_PATH && !tokenRetried) {
         // The token expired or was revoked early: get a new one, once.
         this.token = null;
         tokenRetried = true;
@@ -346,11 +368,7 @@ export class ExchangeClient {
       }
       if (res.status >= 500) {
         // An upload answered 5xx may still have been stored: the caller decides, and counts a resend.
-        if (a.retryUnanswered === false)
-          throw new ExchangeUnavailableError(a.operation, new Error(`status ${res.status}`), true);
-        if (++failures > this.o.retries)
-          throw new ExchangeUnavailableError(a.operation, new Error(`status ${res.status}`));
-        await sleep(this.backoff(failures));
+        await retry(new Error(`status ${res.status}`), a.retryUnanswered === false);
         continue;
       }
       this.succeeded();
@@ -364,6 +382,7 @@ export class ExchangeClient {
     url: URL,
     method: string,
     body: string | undefined,
+    contentType = 'application/json',
     headers: Record<string, string>,
   ): Promise<Answer> {
     await this.pause();
@@ -372,7 +391,7 @@ export class ExchangeClient {
         method,
         headers: {
           Accept: 'application/json, application/octet-stream',
-          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          ...(body !== undefined ? { 'Content-Type': contentType } : {}),
           ...headers,
         },
         body,
@@ -395,74 +414,37 @@ export class ExchangeClient {
   }
 
   private async fetchToken(): Promise<string> {
-    const url = new URL(this.o.tokenUrl);
+    const operation = 'getting an access token';
     const basic = Buffer.from(
       `${encodeURIComponent(this.o.clientId)}:${encodeURIComponent(this.o.clientSecret)}`,
     ).toString('base64');
-    let failures = 0;
-    const deadline = Date.now() + (this.o.throttleBudgetMs ?? 15 * 60_000);
-    for (;;) {
-      await this.pause();
-      let res: Answer;
-      try {
-        res = await this.o.limiter.schedule(this.jobOptions(), async (): Promise<Answer> => {
-          const r = await fetch(url, {
-            method: 'POST',
-            headers: {
-              Authorization: `Basic ${basic}`,
-              'Content-Type': 'application/x-www-form-urlencoded',
-              Accept: 'application/json',
-            },
-            body: 'grant_type=client_credentials',
-            signal: AbortSignal.timeout(this.o.timeoutMs),
-          });
-          return {
-            status: r.status,
-            body: Buffer.from(await r.arrayBuffer()),
-            retryAfter: r.headers.get('retry-after'),
-          };
-        });
-      } catch (err) {
-        if (++failures > this.o.retries)
-          throw new ExchangeUnavailableError('getting an access token', err);
-        await sleep(this.backoff(failures));
-        continue;
-      }
-      if (isThrottled(res)) {
-        if (Date.now() >= deadline) throw new ThrottledTooLong();
-        await this.throttled(res, deadline);
-        continue;
-      }
-      if (res.status >= 500) {
-        if (++failures > this.o.retries)
-          throw new ExchangeUnavailableError(
-            'getting an access token',
-            new Error(`status ${res.status}`),
-          );
-        await sleep(this.backoff(failures));
-        continue;
-      }
-      if (res.status !== 200)
-        throw new ExchangeApiError(
-          res.status,
-          res.body.toString('utf8'),
-          'getting an access token',
-        );
-      const parsed = JSON.parse(res.body.toString('utf8')) as {
-        access_token?: string;
-        expires_in?: number;
-      };
-      if (!parsed.access_token)
-        throw new ExchangeApiError(res.status, 'no access_token', 'getting an access token');
-      const ttlMs = (Number(parsed.expires_in) || 3600) * 1000;
-      // Renewed a minute early (or at half its life when it is short).
-      this.token = {
-        value: parsed.access_token,
-        expiresAt: Date.now() + Math.max(ttlMs - 60_000, ttlMs / 2),
-      };
-      this.succeeded();
-      return parsed.access_token;
+    const res = await this.call(
+      new URL(this.o.tokenUrl),
+      {
+        method: 'POST',
+        path: TOKEN_PATH,
+        body: 'grant_type=client_credentials',
+        contentType: 'application/x-www-form-urlencoded',
+        operation,
+      },
+      async () => ({ Authorization: `Basic ${basic}` }),
+    );
+    if (res.status !== 200)
+      throw new ExchangeApiError(res.status, res.body.toString('utf8'), operation);
+    let parsed: { access_token?: string; expires_in?: number };
+    try {
+      parsed = JSON.parse(res.body.toString('utf8')) as typeof parsed;
+    } catch {
+      throw new ExchangeApiError(res.status, 'the answer is not JSON', operation);
     }
+    if (!parsed.access_token) throw new ExchangeApiError(res.status, 'no access_token', operation);
+    const ttlMs = (Number(parsed.expires_in) || 3600) * 1000;
+    // Renewed a minute early (or at half its life when it is short).
+    this.token = {
+      value: parsed.access_token,
+      expiresAt: Date.now() + Math.max(ttlMs - 60_000, ttlMs / 2),
+    };
+    return parsed.access_token;
   }
 
   /** Slows the limiter down, and holds this client's requests until Retry-After (or a backoff) has passed. */
