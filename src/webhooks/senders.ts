@@ -84,7 +84,11 @@ function summary(publicUrl: string, r: Record<string, unknown>): SenderSummary {
     name: r.name as string,
     url: `${publicUrl}/webhooks/${kind === 'canvas' ? 'canvas' : 'grades'}/${String(r.id)}`,
     ...(kind === 'canvas'
-      ? { jwksUrl: r.jwks_url as string | null, issuer: r.issuer as string | null }
+      ? {
+          jwksUrl: r.jwks_url as string | null,
+          issuer: r.issuer as string | null,
+          account: r.account as string | null,
+        }
       : {}),
   };
 }
