@@ -5,11 +5,12 @@ import { inTransaction } from '../db/transaction.js';
 import { DataSyncEmulator } from '../emulators/datasync/index.js';
 
 const DEMO_RATE = 20;
+const DEMO_CLIENT = 'gradebridge-demo';
 
 /**
  * The demo's Data Sync: the emulator on DEMO_DATASYNC_PORT with a client for
  * gradebridge, connected to the demo tenant (unless that tenant already has a
- * connection elsewhere, which is left alone), sending its exchange notices to
+ * connection of its own, which is left alone), sending its exchange notices to
  * gradebridge's webhook. A person watches exchanges go through on its home
  * page.
  */
@@ -24,12 +25,12 @@ export async function startDemoDataSync(
     host: 'localhost',
     rateLimit: { requestsPerSecond: DEMO_RATE },
   });
-  if (existing && !existing.base_url.startsWith(ds.url)) {
+  if (existing && existing.client_id !== DEMO_CLIENT) {
     await ds.close();
     return null;
   }
   const clientSecret = randomBytes(24).toString('base64url');
-  ds.addClient({ clientId: 'gradebridge-demo', clientSecret, courseAppId: 'gradebridge-demo' });
+  ds.addClient({ clientId: DEMO_CLIENT, clientSecret, courseAppId: DEMO_CLIENT });
   await inTransaction(deps.db, (trx) =>
     deps.exchange.connect(
       trx,
@@ -37,9 +38,9 @@ export async function startDemoDataSync(
         tenantId,
         baseUrl: ds.endpoints.api,
         tokenUrl: ds.endpoints.token,
-        clientId: 'gradebridge-demo',
+        clientId: DEMO_CLIENT,
         clientSecret,
-        courseAppId: 'gradebridge-demo',
+        courseAppId: DEMO_CLIENT,
         ratePerSecond: DEMO_RATE,
         concurrency: 4,
       },

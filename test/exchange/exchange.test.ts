@@ -4,6 +4,7 @@ import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
 import { pollNow, requestFinalGrades } from '../../src/exchange/jobs.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
 import { createWorker } from '../../src/jobs/registry.js';
+import { enqueue } from '../../src/jobs/queue.js';
 import { isoNow } from '../../src/db/time.js';
 import { inTransaction } from '../../src/db/transaction.js';
 import { applyIncomingGrade } from '../../src/webhooks/grades.js';
@@ -241,6 +242,18 @@ describe('Grades Exchange: final grades out through Data Sync', function () {
     const again = ds.received(second.id);
     expect(new Set(again.scores.map((s) => s.personSourceId))).to.deep.equal(new Set([failing]));
     expect(again.scores).to.have.length(c.columns.length);
+  });
+
+  it('finds waiting exchanges on the schedule (a listing by state) and answers them', async () => {
+    const remote = ds.createExchange({
+      query: { type: 'summary', conditions: [courseCondition(courses[1]!.courseId) as never] },
+      courseAppId: 'app-1',
+    });
+    await enqueue(ctx.db, 'datasync.poll', {}, isoNow(ctx.clock));
+    await createWorker(ctx.deps).drain();
+    expect(ds.exchange(remote.id)!.state).to.equal('completed');
+    const row = await ctx.db('exchanges').where({ remote_id: remote.id }).first('trigger');
+    expect(row.trigger).to.equal('schedule');
   });
 
   it('answers a teacher\'s "send final grades" by asking Data Sync for an exchange and filling it', async () => {
