@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { loadSigningSecret, TokenService } from './auth/tokens.js';
 import type { AppDeps } from './deps.js';
 import { createDb, dbOptionsFromConfig, type Db } from './db/knex.js';
@@ -8,6 +8,19 @@ import type { Logger } from './logger.js';
 import { LtiTool } from './lti/tool.js';
 import { SecretBox } from './auth/secret-box.js';
 import { ExchangeService } from './exchange/service.js';
+
+/** The process's configuration; a bad setting prints what is wrong and exits with code 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
 
 /** Builds the dependencies on an open, migrated database: shared secrets, tokens, the LTI tool. */
 export async function buildDeps(

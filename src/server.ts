@@ -1,7 +1,6 @@
 import http from 'node:http';
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createApp } from './app.js';
-import { openDeps } from './bootstrap.js';
+import { loadConfigOrExit, openDeps } from './bootstrap.js';
 import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
 import { seedDemoCourse } from './demo/course.js';
 import { startDemoLms } from './demo/lms.js';
@@ -10,16 +9,7 @@ import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL });
   const deps = await openDeps(config, logger);
   const { koa } = createApp(deps);
@@ -47,15 +37,18 @@ async function main(): Promise<void> {
       await seedDemoCourse(deps, demo.tenantId);
       process.stdout.write(demoInstructions(baseUrl, demo));
     }
+    // The emulators serve the first tenant (the demo one on a fresh database).
+    const tenant =
+      config.DEMO_LMS || config.DEMO_DATASYNC
+        ? await deps.db('tenants').orderBy('id').first('id')
+        : null;
     if (config.DEMO_LMS) {
-      const tenant = await deps.db('tenants').orderBy('id').first('id');
       lms = await startDemoLms(deps, tenant.id, baseUrl);
       process.stdout.write(
         `\nLMS emulator: ${lms.url}/ (launch gradebridge from there as the teacher or a learner)\n`,
       );
     }
     if (config.DEMO_DATASYNC) {
-      const tenant = await deps.db('tenants').orderBy('id').first('id');
       dataSync = await startDemoDataSync(deps, tenant.id, baseUrl);
       if (dataSync) {
         process.stdout.write(

@@ -2,22 +2,12 @@
  * The worker process role: claims and runs jobs until SIGTERM or SIGINT.
  * Several workers (on several machines, with PostgreSQL) share the queue.
  */
-import { ConfigError, loadConfig } from '../config/index.js';
-import { openDeps } from './bootstrap.js';
+import { loadConfigOrExit, openDeps } from './bootstrap.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'gradebridge-worker' });
   const deps = await openDeps(config, logger);
   const worker = createWorker(deps);
