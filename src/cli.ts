@@ -92,6 +92,17 @@ async function requireTenant(deps: AppDeps, id: number) {
   return tenant;
 }
 
+async function requireConnection(deps: AppDeps, tenantId: number) {
+  const conn = await deps.exchange.connection(deps.db, tenantId);
+  if (!conn)
+    throw new CliError(`tenant ${tenantId} has no Data Sync connection (datasync connect)`);
+  return conn;
+}
+
+/** Options most commands take, spelled once. */
+const TENANT_OPTION = ['--tenant <id>', 'tenant id', positiveInt('--tenant')] as const;
+const JSON_OPTION = ['--json', 'print one JSON object'] as const;
+
 export function buildCli(): Command {
   const program = new Command('gradebridge')
     .description('gradebridge operator commands')
@@ -104,7 +115,7 @@ export function buildCli(): Command {
     .description('create a tenant')
     .requiredOption('--name <name>', 'display name')
     .option('--time-zone <tz>', 'IANA time zone used to bucket grade history by day', 'UTC')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { name: string; timeZone: string; json?: boolean }) => {
       const created = await withDeps((deps) =>
         inTransaction(deps.db, (trx) =>
@@ -125,7 +136,7 @@ export function buildCli(): Command {
   tenant
     .command('list')
     .description('list tenants')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { json?: boolean }) => {
       const tenants = await withDeps((deps) => listTenants(deps.db));
       const rows = tenants.map((t) => ({
@@ -144,9 +155,9 @@ export function buildCli(): Command {
   tenant
     .command('set-time-zone')
     .description("change a tenant's time zone")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption('--time-zone <tz>', 'IANA time zone')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; timeZone: string; json?: boolean }) => {
       await withDeps((deps) =>
         inTransaction(deps.db, (trx) =>
@@ -164,7 +175,7 @@ export function buildCli(): Command {
   client
     .command('create')
     .description('create an API client; its secret is printed once')
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption(
       '--scopes <list>',
       'comma-separated: journey, history, progress, exchange, admin',
@@ -174,7 +185,7 @@ export function buildCli(): Command {
       '--grader-name <name>',
       'name shown as the grader of grades this client writes (default: the name)',
     )
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: {
         tenant: number;
@@ -216,8 +227,8 @@ export function buildCli(): Command {
   client
     .command('list')
     .description("list a tenant's API clients")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
-    .option('--json', 'print one JSON object')
+    .requiredOption(...TENANT_OPTION)
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
       const clients = await withDeps(async (deps) => {
         await requireTenant(deps, opts.tenant);
@@ -246,7 +257,7 @@ export function buildCli(): Command {
     .command('revoke')
     .description('revoke an API client; its tokens stop working at once')
     .requiredOption('--client-id <id>', 'client id')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { clientId: string; json?: boolean }) => {
       const revoked = await withDeps((deps) =>
         inTransaction(deps.db, (trx) => revokeApiClient(trx, opts.clientId, isoNow(deps.clock))),
@@ -265,9 +276,9 @@ export function buildCli(): Command {
       .description(
         `${name} a course's gradebook (a locked gradebook refuses grade and column changes)`,
       )
-      .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+      .requiredOption(...TENANT_OPTION)
       .requiredOption('--course <batchUid>', "the course's batch_uid")
-      .option('--json', 'print one JSON object')
+      .option(...JSON_OPTION)
       .action(async (opts: { tenant: number; course: string; json?: boolean }) => {
         const found = await withDeps((deps) =>
           inTransaction(deps.db, (trx) =>
@@ -289,7 +300,7 @@ export function buildCli(): Command {
     .description(
       "register an LMS (its issuer and the tool's client id there) with one or more deployments for a tenant",
     )
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption('--issuer <url>', "the platform's issuer (iss)")
     .requiredOption('--client-id <id>', 'the client id the LMS gave the tool')
     .requiredOption('--auth-url <url>', "the platform's OIDC authorization endpoint")
@@ -303,7 +314,7 @@ export function buildCli(): Command {
     )
     .option('--name <name>', 'a name for the platform')
     .option('--authorization-server <url>', 'aud for access token requests, when not the token URL')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: {
         tenant: number;
@@ -347,9 +358,9 @@ export function buildCli(): Command {
   platform
     .command('registration-url')
     .description("a tenant's LTI Dynamic Registration URL, to paste into an LMS")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .option('--days <n>', 'how long the URL stays valid', positiveInt('--days'), 7)
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; days: number; json?: boolean }) => {
       const url = await withDeps(async (deps) => {
         await requireTenant(deps, opts.tenant);
@@ -360,8 +371,8 @@ export function buildCli(): Command {
   platform
     .command('list')
     .description("a tenant's platforms and deployments")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
-    .option('--json', 'print one JSON object')
+    .requiredOption(...TENANT_OPTION)
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
       const rows = await withDeps((deps) =>
         deps
@@ -388,10 +399,10 @@ export function buildCli(): Command {
   lti
     .command('pull')
     .description("pull an LMS course's roster, line items and results now")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption('--context <id>', "the LMS's context (course) id")
     .option('--deployment <id>', 'the deployment, when the context id is known on several')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: { tenant: number; context: string; deployment?: string; json?: boolean }) => {
         const out = await withDeps(async (deps) => {
@@ -440,11 +451,11 @@ export function buildCli(): Command {
     .description(
       "mark a weighted or total column as the course's final grade (sent as the final summary when the course has no external grade column)",
     )
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption('--course <batchUid>', "the course's batch_uid")
     .requiredOption('--column <name>', "the column's name")
     .option('--clear', 'unmark it instead')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: {
         tenant: number;
@@ -483,7 +494,7 @@ export function buildCli(): Command {
   datasync
     .command('connect')
     .description("set a tenant's Data Sync connection (final grades go out through it)")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption(
       '--base-url <url>',
       'the Grades API base, e.g. https://api.us2.kimonocloud.com/v2/grades',
@@ -499,7 +510,7 @@ export function buildCli(): Command {
     )
     .option('--concurrency <n>', 'requests in flight at once', positiveInt('--concurrency'), 4)
     .option('--course-app-id <id>', 'the course_app_id this connection answers for')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: {
         tenant: number;
@@ -543,15 +554,11 @@ export function buildCli(): Command {
     .description(
       'look for waiting exchanges once and answer them to the end, printing what was sent',
     )
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
-    .option('--json', 'print one JSON object')
+    .requiredOption(...TENANT_OPTION)
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
       const out = await withDeps(async (deps) => {
-        const conn = await deps.exchange.connection(deps.db, opts.tenant);
-        if (!conn)
-          throw new CliError(
-            `tenant ${opts.tenant} has no Data Sync connection (datasync connect)`,
-          );
+        const conn = await requireConnection(deps, opts.tenant);
         const exchanges = await pollNow(deps, conn, deps.logger);
         return { tenantId: opts.tenant, exchanges, throttled: deps.exchange.throttled };
       });
@@ -571,15 +578,11 @@ export function buildCli(): Command {
   datasync
     .command('status')
     .description("a tenant's connection and its latest exchanges")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
-    .option('--json', 'print one JSON object')
+    .requiredOption(...TENANT_OPTION)
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
       const out = await withDeps(async (deps) => {
-        const conn = await deps.exchange.connection(deps.db, opts.tenant);
-        if (!conn)
-          throw new CliError(
-            `tenant ${opts.tenant} has no Data Sync connection (datasync connect)`,
-          );
+        const conn = await requireConnection(deps, opts.tenant);
         const exchanges = await deps
           .db('exchanges')
           .where({ connection_id: conn.id })
@@ -622,13 +625,13 @@ export function buildCli(): Command {
     .description(
       'register a sender: canvas (Live Events, verified with its JWKS) or hmac (a signed grade webhook; the secret is shown once)',
     )
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
+    .requiredOption(...TENANT_OPTION)
     .requiredOption('--kind <kind>', 'canvas or hmac')
     .requiredOption('--name <name>', 'a name for the sender')
     .option('--jwks-url <url>', "canvas: the publisher's JWKS URL", httpUrl('--jwks-url'))
     .option('--issuer <iss>', 'canvas: the iss the events must carry')
     .option('--root-account <uuid>', "canvas: the root account uuid of the school's events")
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(
       async (opts: {
         tenant: number;
@@ -673,8 +676,8 @@ export function buildCli(): Command {
   webhook
     .command('list')
     .description("a tenant's webhook senders")
-    .requiredOption('--tenant <id>', 'tenant id', positiveInt('--tenant'))
-    .option('--json', 'print one JSON object')
+    .requiredOption(...TENANT_OPTION)
+    .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
       const senders = await withDeps((deps) =>
         listSenders(deps.db, deps.config.publicUrl, opts.tenant),
@@ -690,7 +693,7 @@ export function buildCli(): Command {
   const db = program.command('db').description('database');
   db.command('migrate')
     .description('apply pending migrations')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { json?: boolean }) => {
       const applied = await withDeps(async (deps) => migrateLatest(deps.db));
       print(
@@ -702,7 +705,7 @@ export function buildCli(): Command {
   db.command('rollback')
     .description('undo every migration (drops all data)')
     .requiredOption('--all', 'confirm: roll back everything')
-    .option('--json', 'print one JSON object')
+    .option(...JSON_OPTION)
     .action(async (opts: { json?: boolean }) => {
       const undone = await withDeps(async (deps) => rollbackAll(deps.db));
       print(!!opts.json, { undone }, `Rolled back ${undone.length} migration(s)`);

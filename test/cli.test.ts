@@ -86,28 +86,17 @@ describe('command-line tool (npm run --silent cli)', function () {
     expect(badScope.code).to.equal(1);
     expect(badScope.stderr).to.include('unknown scope(s) grades');
     expect(badScope.stdout).to.equal('');
-    const noTenant = await cli(
-      'client',
-      'create',
-      '--tenant',
-      '999',
-      '--scopes',
-      'journey',
-      '--json',
-    );
-    expect(noTenant.code).to.equal(1);
-    expect(noTenant.stderr).to.include('tenant 999 does not exist');
-    const badZone = await cli(
-      'tenant',
-      'create',
-      '--name',
-      'X',
-      '--time-zone',
-      'Nowhere/Town',
-      '--json',
-    );
-    expect(badZone.code).to.equal(1);
-    expect(badZone.stderr).to.include('time zone "Nowhere/Town" is not an IANA time zone');
+    for (const [args, message] of [
+      [['client', 'create', '--tenant', '999', '--scopes', 'journey'], 'tenant 999 does not exist'],
+      [
+        ['tenant', 'create', '--name', 'X', '--time-zone', 'Nowhere/Town'],
+        'time zone "Nowhere/Town" is not an IANA time zone',
+      ],
+    ] as const) {
+      const refused = await cli(...args, '--json');
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.include(message);
+    }
     const usage = await cli('tenant', 'create', '--json');
     expect(usage.code).to.equal(2);
     expect(usage.stderr).to.include("required option '--name <name>' not specified");
