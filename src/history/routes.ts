@@ -3,8 +3,8 @@ import type { AppDeps } from '../deps.js';
 import { bearerAuth } from '../http/auth.js';
 import { ValidationError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { canvasPage, setCanvasLinks } from '../http/pagination.js';
-import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
+import { canvasPage, setCanvasLinks, type CanvasPage } from '../http/pagination.js';
+import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { z } from '../http/validation.js';
 import {
   daySchema,
@@ -20,6 +20,7 @@ import {
   resolveCourse,
   resolveUser,
   type HistoryCourse,
+  type Paged,
 } from './service.js';
 
 /** Canvas's error bodies: {"errors": [{"message": ...}]}, with its 401 and 403 wording. */
@@ -110,11 +111,18 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     },
     docs,
   );
-  const baseUrl = (ctx: AppContext) => deps.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
-  const course = (
+  /** Answers with one page of a course's list: the items, and Canvas's Link header. */
+  const respondPage = async <T>(
     ctx: AppContext,
     ref: { id: number } | { sisId: string },
-  ): Promise<HistoryCourse> => resolveCourse(deps.db, ctx.state.principal!.tenantId, ref);
+    read: (course: HistoryCourse, page: CanvasPage) => Promise<Paged<T>>,
+  ): Promise<void> => {
+    const course = await resolveCourse(deps.db, ctx.state.principal!.tenantId, ref);
+    const page = canvasPage(ctx.query);
+    const result = await read(course, page);
+    setCanvasLinks(ctx, requestBaseUrl(deps.config, ctx), page, result.total);
+    ctx.body = result.items;
+  };
   const responses = (schema: z.ZodType, what: string) => ({
     200: { description: what, schema },
     400: { description: 'A malformed id or date' },
@@ -132,13 +140,8 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     params: courseParams,
     query: listQuery,
     responses: responses(z.array(daySchema), 'Days, newest first'),
-    handler: async (ctx, { params }) => {
-      const c = await course(ctx, params.course_id);
-      const page = canvasPage(ctx.query);
-      const result = await listDays(deps.db, c, page);
-      setCanvasLinks(ctx, baseUrl(ctx), page, result.total);
-      ctx.body = result.items;
-    },
+    handler: (ctx, { params }) =>
+      respondPage(ctx, params.course_id, (course, page) => listDays(deps.db, course, page)),
   });
   surface.route({
     method: 'get',
@@ -148,21 +151,18 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     params: courseParams,
     query: feedQuery,
     responses: responses(z.array(submissionVersionSchema), 'Submission versions'),
-    handler: async (ctx, { params, query }) => {
-      const c = await course(ctx, params.course_id);
-      const userId = query.user_id
-        ? await resolveUser(deps.db, c.tenantId, query.user_id)
-        : undefined;
-      const page = canvasPage(ctx.query);
-      const result = await feed(
-        deps.db,
-        c,
-        { assignmentId: query.assignment_id, userId, ascending: query.ascending },
-        page,
-      );
-      setCanvasLinks(ctx, baseUrl(ctx), page, result.total);
-      ctx.body = result.items;
-    },
+    handler: (ctx, { params, query }) =>
+      respondPage(ctx, params.course_id, async (course, page) => {
+        const userId = query.user_id
+          ? await resolveUser(deps.db, course.tenantId, query.user_id)
+          : undefined;
+        return feed(
+          deps.db,
+          course,
+          { assignmentId: query.assignment_id, userId, ascending: query.ascending },
+          page,
+        );
+      }),
   });
   surface.route({
     method: 'get',
@@ -172,13 +172,10 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     params: dayParams,
     query: listQuery,
     responses: responses(z.array(graderSchema), 'Graders who worked on the day'),
-    handler: async (ctx, { params }) => {
-      const c = await course(ctx, params.course_id);
-      const page = canvasPage(ctx.query);
-      const result = await dayGraders(deps.db, c, params.date, page);
-      setCanvasLinks(ctx, baseUrl(ctx), page, result.total);
-      ctx.body = result.items;
-    },
+    handler: (ctx, { params }) =>
+      respondPage(ctx, params.course_id, (course, page) =>
+        dayGraders(deps.db, course, params.date, page),
+      ),
   });
   surface.route({
     method: 'get',
@@ -189,20 +186,10 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     params: submissionParams,
     query: listQuery,
     responses: responses(z.array(submissionHistorySchema), 'Submission histories'),
-    handler: async (ctx, { params }) => {
-      const c = await course(ctx, params.course_id);
-      const page = canvasPage(ctx.query);
-      const result = await daySubmissions(
-        deps.db,
-        c,
-        params.date,
-        params.grader_id,
-        params.assignment_id,
-        page,
-      );
-      setCanvasLinks(ctx, baseUrl(ctx), page, result.total);
-      ctx.body = result.items;
-    },
+    handler: (ctx, { params }) =>
+      respondPage(ctx, params.course_id, (course, page) =>
+        daySubmissions(deps.db, course, params.date, params.grader_id, params.assignment_id, page),
+      ),
   });
   return surface;
 }

@@ -21,7 +21,6 @@ export interface HistoryCourse {
   timeZone: string;
 }
 
-/** `:course_id` is the integer id or `sis_course_id:<batch_uid>`; another tenant's course does not exist. */
 /**
  * Course references resolved recently. A course never changes id, tenant or
  * batch_uid; its tenant's time zone can, so entries live ten seconds and a
@@ -35,6 +34,7 @@ export function forgetTenantCourses(tenantId: number): void {
     if (entry.course.tenantId === tenantId) courseCache.delete(key);
 }
 
+/** `:course_id` is the integer id or `sis_course_id:<batch_uid>`; another tenant's course does not exist. */
 export async function resolveCourse(
   db: Db,
   tenantId: number,
@@ -83,7 +83,19 @@ async function assertColumn(db: Db, course: HistoryCourse, columnId: number): Pr
   if (!row) throw new NotFoundError();
 }
 
-interface Paged<T> {
+/** Rows grouped by a key, groups in order of first appearance and rows in their order. */
+function groupBy<T, K>(rows: T[], keyOf: (row: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
+}
+
+export interface Paged<T> {
   total: number;
   items: T[];
 }
@@ -149,11 +161,9 @@ export async function listDays(
       .countDistinct({ n: 'day' });
     return { total: Number(n), items: [] };
   }
-  const days = [...new Set(rows.map((r) => r.day))];
-  const items = days.map((date) => ({
-    date,
-    graders: graders(rows.filter((r) => r.day === date)),
-  }));
+  // Rows come newest day first, so the map keeps the days in order.
+  const byDay = groupBy(rows, (r) => r.day);
+  const items = [...byDay].map(([date, dayRows]) => ({ date, graders: graders(dayRows) }));
   return { total: Number(rows[0]!.total), items };
 }
 
@@ -244,8 +254,9 @@ export async function daySubmissions(
     .orderBy('v.id', 'asc')) as VersionRow[];
   const startMs = Date.parse(bounds.start);
   const endMs = Date.parse(bounds.end);
+  const bySubmission = groupBy(rows, (r) => r.submission_id);
   const items = submissions.map((submissionId) => {
-    const history = rows.filter((r) => r.submission_id === submissionId);
+    const history = bySubmission.get(submissionId) ?? [];
     const versions: HistoryVersionJson[] = [];
     let previous: VersionRow | null = null;
     let kept: VersionRow | null = null;
@@ -278,35 +289,29 @@ export async function feed(
   page: CanvasPage,
 ): Promise<Paged<SubmissionVersionJson>> {
   if (filter.assignmentId !== undefined) await assertColumn(db, course, filter.assignmentId);
-  const where = (q: Knex.QueryBuilder, prefix: string) => {
-    q.where(`${prefix}course_id`, course.id);
-    if (filter.assignmentId !== undefined) q.where(`${prefix}column_id`, filter.assignmentId);
-    if (filter.userId !== undefined) q.where(`${prefix}user_id`, filter.userId);
+  const versions = () => {
+    const q = db('grade_versions').where('course_id', course.id);
+    if (filter.assignmentId !== undefined) q.where('column_id', filter.assignmentId);
+    if (filter.userId !== undefined) q.where('user_id', filter.userId);
     return q;
   };
   const order = filter.ascending ? 'asc' : 'desc';
   const filtered = filter.assignmentId !== undefined || filter.userId !== undefined;
   // The total rides along as a scalar subquery (the course's running count
   // when unfiltered); the page's ids come from the index alone and only those
-  // rows are joined: one round trip.
-  const total = filtered
-    ? where(db('grade_versions'), '').count('*')
-    : db('grade_history_totals').where('course_id', course.id).select('versions');
-  const ids = where(db('grade_versions'), '')
-    .select('id')
-    .orderBy('id', order)
-    .limit(page.perPage)
-    .offset(page.offset);
+  // rows are joined: one round trip. An empty page asks for the total alone.
+  const total = () =>
+    filtered
+      ? versions().count({ total: '*' })
+      : db('grade_history_totals').where('course_id', course.id).select({ total: 'versions' });
+  const ids = versions().select('id').orderBy('id', order).limit(page.perPage).offset(page.offset);
   const rows = (await versionRows(db)
-    .select(total.as('total'))
+    .select(total().as('total'))
     .whereIn('v.id', ids)
     .orderBy('v.id', order)) as Array<VersionRow & { total: number | null }>;
   const n =
     rows.length > 0
-      ? (rows[0]!.total ?? 0)
-      : filtered
-        ? (await where(db('grade_versions'), '').count({ n: '*' }))[0]!.n
-        : ((await db('grade_history_totals').where('course_id', course.id).first('versions'))
-            ?.versions ?? 0);
-  return { total: Number(n), items: rows.map(submissionVersion) };
+      ? rows[0]!.total
+      : ((await total()) as Array<{ total: number | string }>)[0]?.total;
+  return { total: Number(n ?? 0), items: rows.map(submissionVersion) };
 }

@@ -12,13 +12,9 @@ function int(value: unknown): number | null {
   return Number(value);
 }
 
-export function canvasPage(
-  query: Record<string, unknown>,
-  defaultPerPage = 10,
-  maxPerPage = 100,
-): CanvasPage {
+export function canvasPage(query: Record<string, unknown>): CanvasPage {
   const page = Math.max(1, int(query.page) ?? 1);
-  const perPage = Math.min(maxPerPage, Math.max(1, int(query.per_page) ?? defaultPerPage));
+  const perPage = Math.min(100, Math.max(1, int(query.per_page) ?? 10));
   return { page, perPage, offset: (page - 1) * perPage };
 }
 

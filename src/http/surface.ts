@@ -28,6 +28,14 @@ export interface AppState {
 export type AppContext = ParameterizedContext<AppState>;
 export type AppMiddleware = Middleware<AppState>;
 
+/** The URL the service is reached at, for links in answers: PUBLIC_URL, else the request's own origin. */
+export function requestBaseUrl(
+  config: { PUBLIC_URL?: string | undefined },
+  ctx: AppContext,
+): string {
+  return config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
+}
+
 /** Writes an error in a surface's own wire format. */
 export type ErrorRenderer = (ctx: AppContext, error: AppError) => void;
 

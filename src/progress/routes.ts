@@ -1,18 +1,21 @@
 import { createReadStream } from 'node:fs';
 import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
+import type { Executor } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { bearerAuth } from '../http/auth.js';
 import {
   AppError,
   BadRequestError,
+  GoneError,
   NotFoundError,
   ValidationError,
   normalizeError,
 } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import {
+  requestBaseUrl,
   Surface,
   type AppContext,
   type AppMiddleware,
@@ -202,7 +205,6 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     docs,
   );
   const parser = progressBody();
-  const baseUrl = (ctx: AppContext) => deps.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
   const scope = (ctx: AppContext) => ({
     tenantId: ctx.state.principal!.tenantId,
     organizationId: ctx.state.principal!.organizationId,
@@ -214,9 +216,9 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     parseSort(criteria.filter?.sort, shape);
     matchingGradebooks(deps.db, scope(ctx), criteria);
   };
-  const record = (ctx: AppContext, operation: string, criteria: Criteria) =>
+  const record = (ctx: AppContext, operation: string, criteria: Criteria, db: Executor = deps.db) =>
     audit(
-      deps.db,
+      db,
       {
         tenantId: ctx.state.principal!.tenantId,
         apiClientId: ctx.state.principal!.apiClientId,
@@ -276,20 +278,16 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const fmt = format(criteria, ['json', 'csv']);
       // Refuse unknown includes, sort fields and texts now, not in the background.
       precheck(ctx, criteria, 'model');
-      const principal = ctx.state.principal!;
       ctx.body = await inTransaction(deps.db, async (trx) => {
-        await audit(
+        await record(ctx, 'export', criteria, trx);
+        return startExport(
           trx,
-          {
-            tenantId: principal.tenantId,
-            apiClientId: principal.apiClientId,
-            operation: 'export',
-            requestId: ctx.state.requestId,
-            criteria,
-          },
-          isoNow(deps.clock),
+          deps,
+          ctx.state.principal!,
+          criteria,
+          fmt,
+          requestBaseUrl(deps.config, ctx),
         );
-        return startExport(trx, deps, principal, criteria, fmt, baseUrl(ctx));
       });
     },
   });
@@ -311,7 +309,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       if (found.state === 'missing')
         throw new NotFoundError('No export with this key exists for this organization.');
       if (found.state === 'expired')
-        throw new AppError(410, 'gone', 'This export has expired; start a new one.');
+        throw new GoneError('This export has expired; start a new one.');
       if (found.state === 'failed')
         throw new AppError(
           409,

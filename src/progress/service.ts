@@ -1,4 +1,4 @@
-import type { Db, Trx } from '../db/knex.js';
+import type { Db, Executor } from '../db/knex.js';
 import { toBool, toIso } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
 import { parseJson, toJson } from '../grades/json.js';
@@ -277,7 +277,7 @@ export async function* streamGradebooks(
 
 /** Records who asked, when and why (the request's Origin) for every query operation. */
 export async function audit(
-  db: Db | Trx,
+  db: Executor,
   entry: {
     tenantId: number;
     apiClientId: number;
