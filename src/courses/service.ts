@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Trx } from '../db/knex.js';
+import { toBool } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
 import { inList, listParam, readRows } from '../db/bulk.js';
 
@@ -31,7 +32,7 @@ function toCourseRef(row: {
     uuid: row.uuid,
     batchUid: row.batch_uid,
     title: row.title,
-    isLocked: row.is_locked === true || row.is_locked === 1,
+    isLocked: toBool(row.is_locked),
   };
 }
 
@@ -96,23 +97,6 @@ export async function createCourse(
     updated_at: now,
   });
   return { id: row.id, uuid, batchUid: course.batchUid, title: course.title, isLocked: false };
-}
-
-/** Finds courses by batch_uid, creating the missing ones (the SIS is the authority for batch_uid). */
-export async function ensureCoursesByBatchUid(
-  trx: Trx,
-  tenantId: number,
-  batchUids: string[],
-  source: string,
-  now: string,
-): Promise<Map<string, CourseRef>> {
-  const found = await findCoursesByBatchUid(trx, tenantId, batchUids);
-  for (const uid of new Set(batchUids)) {
-    if (!found.has(uid)) {
-      found.set(uid, await createCourse(trx, tenantId, { batchUid: uid, title: uid, source }, now));
-    }
-  }
-  return found;
 }
 
 /** Users of a tenant by batch_uid, creating the missing ones. */

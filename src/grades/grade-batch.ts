@@ -194,7 +194,7 @@ export class GradeBatch {
     };
     this.current.set(k, state);
     this.pending.push({ write, state });
-    if (!this.touchedCourses.has(write.courseId)) this.touchedCourses.set(write.courseId, change);
+    this.touch(write.courseId, change);
     return true;
   }
 

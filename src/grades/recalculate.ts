@@ -53,12 +53,18 @@ export async function recalculate(
     const column = columns.live(id);
     if (!column?.calculation) continue;
     const points = effectivePoints(column, columns);
+    // Points possible of each live input: the same for every user.
+    const inputPoints = new Map<number, number>();
+    for (const { columnId } of column.calculation.inputs) {
+      const input = columns.live(columnId);
+      if (input) inputPoints.set(columnId, effectivePoints(input, columns));
+    }
     for (const userId of users) {
       const inputGrade = (inputId: number) => {
-        const input = columns.live(inputId);
-        if (!input) return undefined;
+        const inputPointsPossible = inputPoints.get(inputId);
+        if (inputPointsPossible === undefined) return undefined;
         const g = batch.get(inputId, userId);
-        return g ? { score: g.score, points: effectivePoints(input, columns) } : undefined;
+        return g ? { score: g.score, points: inputPointsPossible } : undefined;
       };
       const score =
         column.calculation.type === 'weighted'

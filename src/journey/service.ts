@@ -53,6 +53,13 @@ interface Prepared<T> {
   value: T;
 }
 
+const ok = (results: ItemResult[], index: number, message: string) => {
+  results[index] = { ...results[index]!, status: 'OK', message };
+};
+const fail = (results: ItemResult[], index: number, message: string) => {
+  results[index] = { ...results[index]!, status: 'ERROR', message };
+};
+
 /**
  * Validates every item of a batch against its schema. Items that fail get
  * their ERROR result now; the rest go on to the endpoint's own rules.
@@ -74,20 +81,12 @@ function prepare<S extends z.ZodType>(
       message: '',
     });
     if (!isObject) {
-      results[index] = {
-        ...results[index]!,
-        status: 'ERROR',
-        message: 'item must be a JSON object',
-      };
+      fail(results, index, 'item must be a JSON object');
       return;
     }
     const parsed = schema.safeParse(item);
     if (!parsed.success) {
-      results[index] = {
-        ...results[index]!,
-        status: 'ERROR',
-        message: describeIssues(formatIssues(parsed.error)),
-      };
+      fail(results, index, describeIssues(formatIssues(parsed.error)));
       return;
     }
     valid.push({ index, value: parsed.data });
@@ -95,15 +94,45 @@ function prepare<S extends z.ZodType>(
   return { results, valid };
 }
 
-const ok = (results: ItemResult[], index: number, message: string) => {
-  results[index] = { ...results[index]!, status: 'OK', message };
-};
-const fail = (results: ItemResult[], index: number, message: string) => {
-  results[index] = { ...results[index]!, status: 'ERROR', message };
-};
-
 const lockedMessage = (courseId: string) =>
   `the gradebook of course "${courseId}" is locked; unlock it before changing it`;
+
+/** A tenant's grade schemas by title. */
+async function findGradeSchemas(
+  trx: Trx,
+  tenantId: number,
+  titles: string[],
+): Promise<Map<string, GradeSchema>> {
+  const found = new Map<string, GradeSchema>();
+  for (const part of chunk([...new Set(titles)], 500)) {
+    const rows = await GradeSchema.query(trx).where({ tenant_id: tenantId }).whereIn('title', part);
+    for (const s of rows) found.set(s.title, s);
+  }
+  return found;
+}
+
+/**
+ * The live column an item names, in a course whose gradebook may change;
+ * otherwise the item fails (no such column, or the gradebook is locked).
+ */
+function writableColumn(
+  results: ItemResult[],
+  index: number,
+  item: { courseId: string; name: string },
+  course: CourseRef,
+  columns: CourseColumns,
+): ColumnInfo | undefined {
+  const column = columns.byName.get(item.name);
+  if (!column) {
+    fail(results, index, `grade column "${item.name}" does not exist in course "${item.courseId}"`);
+    return undefined;
+  }
+  if (course.isLocked) {
+    fail(results, index, lockedMessage(item.courseId));
+    return undefined;
+  }
+  return column;
+}
 
 // ---------------------------------------------------------------------------
 // gradeSchemasAPI
@@ -119,15 +148,11 @@ export async function upsertGradeSchemas(
     name: i.title,
   }));
   await lockTenant(trx, actor.tenantId);
-  const titles = [...new Set(valid.map((v) => v.value.title))];
-  const existing = new Map<string, GradeSchema>();
-  for (const part of chunk(titles, 500)) {
-    for (const s of await GradeSchema.query(trx)
-      .where({ tenant_id: actor.tenantId })
-      .whereIn('title', part)) {
-      existing.set(s.title, s);
-    }
-  }
+  const existing = await findGradeSchemas(
+    trx,
+    actor.tenantId,
+    valid.map((v) => v.value.title),
+  );
   for (const { index, value } of valid) {
     const symbols = parseSymbols(value.symbols);
     if (!symbols.ok) {
@@ -215,19 +240,11 @@ export async function upsertGradableItems(
     actor.tenantId,
     [...courses.values()].map((c) => c.id),
   );
-  const schemaTitles = [
-    ...new Set(
-      valid.map((v) => v.value.gradeSchema ?? v.value.gradeschema).filter((t): t is string => !!t),
-    ),
-  ];
-  const schemas = new Map<string, GradeSchema>();
-  for (const part of chunk(schemaTitles, 500)) {
-    for (const s of await GradeSchema.query(trx)
-      .where({ tenant_id: actor.tenantId })
-      .whereIn('title', part)) {
-      schemas.set(s.title, s);
-    }
-  }
+  const schemas = await findGradeSchemas(
+    trx,
+    actor.tenantId,
+    valid.map((v) => v.value.gradeSchema ?? v.value.gradeschema).filter((t): t is string => !!t),
+  );
   /** Columns whose grades must be recomputed downstream, per course. */
   const changed = new Map<number, Set<number>>();
   const change: GradebookChange = { type: 'ColumnChanged', user: actor.name };
@@ -530,19 +547,8 @@ export async function deleteGradeColumns(
   const { results, targets, columnsByCourse } = await resolveColumnRefs(trx, actor, items);
   const changed = new Map<number, Set<number>>();
   for (const { index, item, course, columns } of targets) {
-    const column = columns.byName.get(item.name);
-    if (!column) {
-      fail(
-        results,
-        index,
-        `grade column "${item.name}" does not exist in course "${item.courseId}"`,
-      );
-      continue;
-    }
-    if (course.isLocked) {
-      fail(results, index, lockedMessage(item.courseId));
-      continue;
-    }
+    const column = writableColumn(results, index, item, course, columns);
+    if (!column) continue;
     await trx('grade_columns')
       .where({ id: column.id })
       .update({ deleted_at: now, is_external: false, updated_at: now });
@@ -569,19 +575,8 @@ export async function setExternalGradeColumns(
   const { results, targets } = await resolveColumnRefs(trx, actor, items);
   const batch = new GradeBatch(trx, actor.tenantId, now);
   for (const { index, item, course, columns } of targets) {
-    const column = columns.byName.get(item.name);
-    if (!column) {
-      fail(
-        results,
-        index,
-        `grade column "${item.name}" does not exist in course "${item.courseId}"`,
-      );
-      continue;
-    }
-    if (course.isLocked) {
-      fail(results, index, lockedMessage(item.courseId));
-      continue;
-    }
+    const column = writableColumn(results, index, item, course, columns);
+    if (!column) continue;
     await trx('grade_columns')
       .where({ course_id: course.id, is_external: true })
       .update({ is_external: false, updated_at: now });
@@ -732,19 +727,8 @@ export async function writeGradeValues(
       continue;
     }
     const columns = columnsByCourse.get(course.id)!;
-    const column = columns.byName.get(item.name);
-    if (!column) {
-      fail(
-        results,
-        index,
-        `grade column "${item.name}" does not exist in course "${item.courseId}"`,
-      );
-      continue;
-    }
-    if (course.isLocked) {
-      fail(results, index, lockedMessage(item.courseId));
-      continue;
-    }
+    const column = writableColumn(results, index, item, course, columns);
+    if (!column) continue;
     if (column.itemType === WEIGHTED || column.itemType === TOTAL) {
       fail(
         results,

@@ -10,17 +10,27 @@ import { forgetTenantCourses } from '../history/service.js';
 
 export class TenantInputError extends Error {}
 
+function checkTimeZone(timeZone: string): void {
+  if (!isTimeZone(timeZone))
+    throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
+}
+
+/** A display name, trimmed; `what` names it in the error. */
+function checkName(text: string, what: string): string {
+  const name = text.trim();
+  if (name === '' || name.length > 255)
+    throw new TenantInputError(`${what} must be 1 to 255 characters`);
+  return name;
+}
+
 export async function createTenant(
   trx: Trx,
   input: { name: string; timeZone?: string | undefined },
   now: string,
 ): Promise<Tenant> {
-  const name = input.name.trim();
-  if (name === '' || name.length > 255)
-    throw new TenantInputError('name must be 1 to 255 characters');
+  const name = checkName(input.name, 'name');
   const timeZone = input.timeZone ?? 'UTC';
-  if (!isTimeZone(timeZone))
-    throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
+  checkTimeZone(timeZone);
   return Tenant.query(trx).insertAndFetch({
     uuid: randomUUID(),
     name,
@@ -40,8 +50,7 @@ export async function setTenantTimeZone(
   timeZone: string,
   now: string,
 ): Promise<void> {
-  if (!isTimeZone(timeZone))
-    throw new TenantInputError(`time zone "${timeZone}" is not an IANA time zone`);
+  checkTimeZone(timeZone);
   const count = await Tenant.query(trx).findById(id).patch({ timeZone, updatedAt: now });
   if (count === 0) throw new TenantInputError(`tenant ${id} does not exist`);
   // History days are bucketed in the tenant's zone: recount them in the new one.
@@ -95,12 +104,8 @@ export async function createApiClient(
   const tenant = await Tenant.query(trx).findById(input.tenantId);
   if (!tenant) throw new TenantInputError(`tenant ${input.tenantId} does not exist`);
   const clientId = randomBytes(12).toString('hex');
-  const name = (input.name ?? `API client ${clientId.slice(0, 8)}`).trim();
-  if (name === '' || name.length > 255)
-    throw new TenantInputError('name must be 1 to 255 characters');
-  const graderName = (input.graderName ?? name).trim();
-  if (graderName === '' || graderName.length > 255)
-    throw new TenantInputError('grader name must be 1 to 255 characters');
+  const name = checkName(input.name ?? `API client ${clientId.slice(0, 8)}`, 'name');
+  const graderName = checkName(input.graderName ?? name, 'grader name');
   const grader = await User.query(trx).insertAndFetch({
     tenantId: tenant.id,
     uuid: randomUUID(),
