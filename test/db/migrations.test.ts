@@ -19,6 +19,66 @@ async function tables(db: Db, kind: 'sqlite' | 'postgres'): Promise<string[]> {
     .sort();
 }
 
+/** A tenant with one user, course, column and an empty submission, written straight into the tables. */
+async function seedSubmission(
+  db: Db,
+  now: string,
+  timeZone: string,
+): Promise<Record<'tenant' | 'user' | 'course' | 'column' | 'submission', { id: number }>> {
+  const [tenant] = await db('tenants')
+    .insert({
+      uuid: 't-uuid',
+      name: 'T',
+      time_zone: timeZone,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  const [user] = await db('users')
+    .insert({
+      tenant_id: tenant.id,
+      uuid: 'u-uuid',
+      batch_uid: 'u',
+      kind: 'person',
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  const [course] = await db('courses')
+    .insert({
+      tenant_id: tenant.id,
+      uuid: 'c-uuid',
+      batch_uid: 'c',
+      title: 'C',
+      source: 'test',
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  const [column] = await db('grade_columns')
+    .insert({
+      tenant_id: tenant.id,
+      course_id: course.id,
+      name: 'Q',
+      item_type: 'TEST',
+      source: 'test',
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  const [submission] = await db('submissions')
+    .insert({
+      tenant_id: tenant.id,
+      course_id: course.id,
+      column_id: column.id,
+      user_id: user.id,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  return { tenant, user, course, column, submission };
+}
+
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`migrations on ${kind}: up, down and up again`, function () {
     let database: TestDatabase;
@@ -66,57 +126,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       await rollbackAll(db);
       await db.migrate.up(migratorConfig); // the foundation only
       const now = '2026-03-02T04:30:00.000Z'; // March 1 in New York
-      const [tenant] = await db('tenants')
-        .insert({
-          uuid: 'tz-t',
-          name: 'T',
-          time_zone: 'America/New_York',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [user] = await db('users')
-        .insert({
-          tenant_id: tenant.id,
-          uuid: 'tz-u',
-          batch_uid: 'u',
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [course] = await db('courses')
-        .insert({
-          tenant_id: tenant.id,
-          uuid: 'tz-c',
-          batch_uid: 'c',
-          title: 'C',
-          source: 'test',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [column] = await db('grade_columns')
-        .insert({
-          tenant_id: tenant.id,
-          course_id: course.id,
-          name: 'Q',
-          item_type: 'TEST',
-          source: 'test',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [submission] = await db('submissions')
-        .insert({
-          tenant_id: tenant.id,
-          course_id: course.id,
-          column_id: column.id,
-          user_id: user.id,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
+      const { tenant, user, course, column, submission } = await seedSubmission(
+        db,
+        now,
+        'America/New_York',
+      );
       for (const [i, at] of [now, now, '2026-03-02T15:00:00.000Z'].entries()) {
         await db('grade_versions').insert({
           tenant_id: tenant.id,
@@ -151,51 +165,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     it('refuses a second version with the same idempotency key from the same source', async () => {
       const now = new Date().toISOString();
-      const [tenant] = await db('tenants')
-        .insert({ uuid: 't-uuid', name: 'T', time_zone: 'UTC', created_at: now, updated_at: now })
-        .returning('id');
-      const [user] = await db('users')
-        .insert({
-          tenant_id: tenant.id,
-          uuid: 'u-uuid',
-          batch_uid: 'u',
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [course] = await db('courses')
-        .insert({
-          tenant_id: tenant.id,
-          uuid: 'c-uuid',
-          batch_uid: 'c',
-          title: 'C',
-          source: 'test',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [column] = await db('grade_columns')
-        .insert({
-          tenant_id: tenant.id,
-          course_id: course.id,
-          name: 'Q',
-          item_type: 'TEST',
-          source: 'test',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      const [submission] = await db('submissions')
-        .insert({
-          tenant_id: tenant.id,
-          course_id: course.id,
-          column_id: column.id,
-          user_id: user.id,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
+      const { tenant, user, course, column, submission } = await seedSubmission(db, now, 'UTC');
       const version = {
         tenant_id: tenant.id,
         course_id: course.id,
@@ -219,23 +189,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(failed).to.equal(true);
       await db('grade_versions').insert({ ...version, source: 'webhook' });
       // Two live columns of one course cannot share a name; a deleted one can.
-      let duplicate = false;
-      try {
-        await db('grade_columns').insert({
-          tenant_id: tenant.id,
-          course_id: course.id,
-          name: 'Q',
-          item_type: 'TEST',
-          source: 'test',
-          created_at: now,
-          updated_at: now,
-        });
-      } catch {
-        duplicate = true;
-      }
-      expect(duplicate).to.equal(true);
-      await db('grade_columns').where({ id: column.id }).update({ deleted_at: now });
-      await db('grade_columns').insert({
+      const sameName = {
         tenant_id: tenant.id,
         course_id: course.id,
         name: 'Q',
@@ -243,7 +197,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         source: 'test',
         created_at: now,
         updated_at: now,
-      });
+      };
+      let duplicate = false;
+      try {
+        await db('grade_columns').insert(sameName);
+      } catch {
+        duplicate = true;
+      }
+      expect(duplicate).to.equal(true);
+      await db('grade_columns').where({ id: column.id }).update({ deleted_at: now });
+      await db('grade_columns').insert(sameName);
     });
   });
 }

@@ -71,52 +71,43 @@ export async function gradebook(
         last_change_time: o.lastChangeTime ?? now,
         created_at: now,
       });
+    /** A person enrolled in the course with a role. */
+    const enrol = async (
+      person: { uuid: string; batchUid: string; name: string },
+      role: string,
+    ) => {
+      const [user] = await trx('users')
+        .insert({
+          tenant_id: tenantId,
+          uuid: person.uuid,
+          batch_uid: person.batchUid,
+          name: person.name,
+          kind: 'person',
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id');
+      await trx('enrollments').insert({
+        tenant_id: tenantId,
+        course_id: course.id,
+        user_id: user.id,
+        role,
+        source: 'test',
+        created_at: now,
+        updated_at: now,
+      });
+    };
     const instructorIds: string[] = [];
     for (const instructor of o.instructors ?? []) {
       const uuid = instructor.uuid ?? randomUUID();
-      const [user] = await trx('users')
-        .insert({
-          tenant_id: tenantId,
-          uuid,
-          batch_uid: `i-${uuid}`,
-          name: instructor.name,
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      await trx('enrollments').insert({
-        tenant_id: tenantId,
-        course_id: course.id,
-        user_id: user.id,
-        role: 'Instructor',
-        source: 'test',
-        created_at: now,
-        updated_at: now,
-      });
+      await enrol({ uuid, batchUid: `i-${uuid}`, name: instructor.name }, 'Instructor');
       instructorIds.push(uuid);
     }
     for (let i = 0; i < (o.learners ?? 0); i++) {
-      const [user] = await trx('users')
-        .insert({
-          tenant_id: tenantId,
-          uuid: randomUUID(),
-          batch_uid: `${batchUid}-l${i}`,
-          name: `Learner ${i}`,
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      await trx('enrollments').insert({
-        tenant_id: tenantId,
-        course_id: course.id,
-        user_id: user.id,
-        role: 'Learner',
-        source: 'test',
-        created_at: now,
-        updated_at: now,
-      });
+      await enrol(
+        { uuid: randomUUID(), batchUid: `${batchUid}-l${i}`, name: `Learner ${i}` },
+        'Learner',
+      );
     }
     const gb = await trx('gradebooks').where({ course_id: course.id }).first('uuid');
     return {
