@@ -9,11 +9,11 @@ import Database from 'better-sqlite3';
 import knexFactory from 'knex';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createDb, type Db } from '../src/db/knex.js';
+import { createDb, dbClient, type Db } from '../src/db/knex.js';
 import { inTransaction } from '../src/db/transaction.js';
 import { rebuildVersionDays } from '../src/history/days.js';
 import { runPlan } from './http-client.js';
-import { fmt, machine, percentile, saveResult, startServer, tenantToken } from './lib.js';
+import { fmt, machine, saveResult, startServer, stats, tenantToken, type Measured } from './lib.js';
 
 const COURSES = 100;
 const COLUMNS = 20;
@@ -23,19 +23,6 @@ const DAYS = 180;
 const REQUESTS = 400;
 const START = Date.parse('2026-01-05T12:00:00.000Z');
 
-interface Measured {
-  median: number;
-  p99: number;
-}
-
-function stats(samples: number[]): Measured {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    median: Number(percentile(sorted, 50).toFixed(3)),
-    p99: Number(percentile(sorted, 99).toFixed(3)),
-  };
-}
-
 /** Writes the tenant's courses, columns, learners, grades and versions straight into the store. */
 async function seed(
   db: Db,
@@ -44,7 +31,7 @@ async function seed(
   databaseUrl?: string,
 ): Promise<void> {
   const now = new Date().toISOString();
-  const client = (db.client.config.client as string) === 'pg' ? 'postgres' : 'sqlite';
+  const client = dbClient(db);
   const courseIds: number[] = [];
   const learnerIds: number[] = [];
   await inTransaction(db, async (trx) => {
@@ -341,7 +328,7 @@ async function timeIt(n: number, fn: (i: number) => void | Promise<unknown>): Pr
     await fn(i);
     samples.push(performance.now() - t);
   }
-  return stats(samples);
+  return stats(samples, 3);
 }
 
 async function runOn(
@@ -402,7 +389,7 @@ async function runOn(
       bodies: urls.map(() => ''),
       method: 'GET',
     });
-    return stats(latenciesMs);
+    return stats(latenciesMs, 3);
   };
   const idx = Array.from({ length: REQUESTS }, (_, i) => i);
   const service = {

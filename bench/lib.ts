@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { createApp } from '../src/app.js';
 import { buildDeps } from '../src/bootstrap.js';
 import type { AppDeps } from '../src/deps.js';
-import { createDb } from '../src/db/knex.js';
+import { createDb, dbOptionsFromConfig } from '../src/db/knex.js';
 import { migrateLatest } from '../src/db/migrate.js';
 import { isoNow, systemClock } from '../src/db/time.js';
 import { inTransaction } from '../src/db/transaction.js';
@@ -35,11 +35,7 @@ export async function startServer(
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });
-  const db = createDb({
-    databaseUrl: config.DATABASE_URL,
-    sqliteFile: config.sqliteFile,
-    poolMax: config.DATABASE_POOL_MAX,
-  });
+  const db = createDb(dbOptionsFromConfig(config));
   await migrateLatest(db);
   const deps: AppDeps = await buildDeps(config, db, createLogger({ level: 'warn' }), systemClock);
   const { koa } = createApp(deps);
@@ -97,6 +93,20 @@ export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;
+}
+
+export interface Measured {
+  median: number;
+  p99: number;
+}
+
+/** Median and 99th percentile of samples, rounded to `digits` decimals. */
+export function stats(samples: number[], digits: number): Measured {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    median: Number(percentile(sorted, 50).toFixed(digits)),
+    p99: Number(percentile(sorted, 99).toFixed(digits)),
+  };
 }
 
 export function fmt(n: number, digits = 0): string {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Config } from '../config/index.js';
 import { runPlan } from './http-client.js';
-import { fmt, machine, percentile, saveResult, startServer, tenantToken } from './lib.js';
+import { fmt, machine, saveResult, startServer, stats, tenantToken, type Measured } from './lib.js';
 
 const SUBJECTS = [
   'Biology',
@@ -26,11 +26,6 @@ const SUBJECTS = [
 ];
 const REQUESTS = 300;
 const P = '/v2/e01/api/progress/gradebooks';
-
-interface Measured {
-  median: number;
-  p99: number;
-}
 
 /** Adds gradebooks `from`..`to`-1 (each course with one of 500 instructors and 3 learners). */
 async function seed(
@@ -88,6 +83,19 @@ async function seed(
     iso(now - (i % 1000) * 3600_000),
     iso(now),
   ];
+  /** Course i's enrollments: one of the first 250 people as instructor, three of the rest as learners. */
+  const enrollments = (i: number, courseId: number) => [
+    [tenantId, courseId, instructorIds[i % 250], 'Instructor', 'bench', iso(now), iso(now)],
+    ...[0, 1, 2].map((l) => [
+      tenantId,
+      courseId,
+      instructorIds[250 + ((i * 3 + l) % 250)],
+      'Learner',
+      'bench',
+      iso(now),
+      iso(now),
+    ]),
+  ];
   const gradebook = (i: number, courseId: number) => [
     randomUUID(),
     tenantId,
@@ -119,26 +127,7 @@ async function seed(
       for (let i = from; i < to; i++) {
         const courseId = Number(insCourse.run(course(i)).lastInsertRowid);
         insGb.run(gradebook(i, courseId).map((v) => (typeof v === 'boolean' ? Number(v) : v)));
-        insEnroll.run([
-          tenantId,
-          courseId,
-          instructorIds[i % 250],
-          'Instructor',
-          'bench',
-          iso(now),
-          iso(now),
-        ]);
-        for (let l = 0; l < 3; l++) {
-          insEnroll.run([
-            tenantId,
-            courseId,
-            instructorIds[250 + ((i * 3 + l) % 250)],
-            'Learner',
-            'bench',
-            iso(now),
-            iso(now),
-          ]);
-        }
+        for (const row of enrollments(i, courseId)) insEnroll.run(row);
       }
     })();
     raw.close();
@@ -178,26 +167,7 @@ async function seed(
     const enrolls: unknown[][] = [];
     for (let k = 0; k < end - start; k++) {
       const i = start + k;
-      const courseId = byUid.get(`PB-${i}`)!;
-      enrolls.push([
-        tenantId,
-        courseId,
-        instructorIds[i % 250],
-        'Instructor',
-        'bench',
-        iso(now),
-        iso(now),
-      ]);
-      for (let l = 0; l < 3; l++)
-        enrolls.push([
-          tenantId,
-          courseId,
-          instructorIds[250 + ((i * 3 + l) % 250)],
-          'Learner',
-          'bench',
-          iso(now),
-          iso(now),
-        ]);
+      enrolls.push(...enrollments(i, byUid.get(`PB-${i}`)!));
     }
     await pool.query(
       `insert into enrollments (${enrollCols.join(', ')}) select * from unnest(${unnest(enrollCols)})`,
@@ -206,14 +176,6 @@ async function seed(
   }
   await pool.query('vacuum analyze');
   await pool.end();
-}
-
-function stats(samples: number[]): Measured {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    median: Number(percentile(sorted, 50).toFixed(2)),
-    p99: Number(percentile(sorted, 99).toFixed(2)),
-  };
 }
 
 /** Downloads everything as CSV while sampling the server's heap every 5 ms. */
@@ -301,7 +263,7 @@ async function runOn(
         token,
         bodies: Array(REQUESTS).fill(body),
       });
-      return stats(latenciesMs);
+      return stats(latenciesMs, 2);
     };
     const result = {
       database: kind,
