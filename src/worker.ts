@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'worker stopping');
     await worker.stop(config.SHUTDOWN_TIMEOUT_MS);
+    await deps.lti.close();
     await deps.exchange.close();
     await deps.db.destroy();
     logger.info('worker stopped');

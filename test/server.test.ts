@@ -17,6 +17,7 @@ async function start(database: TestDatabase): Promise<Running> {
       PORT: '0',
       HOST: '127.0.0.1',
       DEMO_LMS_PORT: '0',
+      DEMO_DATASYNC_PORT: '0',
       DATA_DIR: database.dataDir,
       ...(database.url ? { DATABASE_URL: database.url } : {}),
       LOG_LEVEL: 'info',
@@ -79,6 +80,30 @@ describe('the server process: first start, demo, graceful shutdown', function ()
         message: 'Grade value successfully added',
       },
     ]);
+    // The demo's Data Sync: an exchange created there for the demo course goes through (notice, job, upload).
+    const dataSync = /Data Sync emulator: (http:\/\/\S+?)\/ /.exec(out)![1]!;
+    const created = await fetch(`${dataSync}/_emulator/exchanges`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        courseSourceId: 'DEMO-100',
+        type: 'assignment_scores',
+        courseAppId: 'gradebridge-demo',
+      }),
+    });
+    expect(created.status).to.equal(201);
+    const { id } = (await created.json()) as { id: string };
+    let exchange: { state: string; scores: number } | undefined;
+    for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+      const state = (await (await fetch(`${dataSync}/_emulator/state`)).json()) as {
+        exchanges: Array<{ id: string; state: string; scores: number }>;
+      };
+      exchange = state.exchanges.find((e) => e.id === id);
+      if (exchange?.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(exchange).to.include({ state: 'completed' });
+    expect(exchange!.scores).to.be.greaterThan(0);
     // Secrets are printed for the operator, never logged.
     const logLines = out.split('\n').filter((l) => l.startsWith('{'));
     expect(logLines.length).to.be.greaterThan(0);
@@ -91,6 +116,8 @@ describe('the server process: first start, demo, graceful shutdown', function ()
 
     const second = await start(database);
     expect(second.stdout()).not.to.include('client_secret');
+    // On another port, the demo Data Sync is still the demo tenant's.
+    expect(second.stdout()).to.match(/Data Sync emulator: http:\/\/\S+/);
     expect(second.stdout()).to.include('gradebridge is running at');
     second.child.kill('SIGINT');
     const [code2] = await once(second.child, 'exit');
