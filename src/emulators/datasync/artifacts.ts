@@ -105,6 +105,37 @@ export function buildArtifacts(
   const log = (entry: Omit<ConsumerLogEntry, 'timestamp' | 'consumer_id'>) =>
     logs.push({ timestamp: now, consumer_id: consumerId, ...entry });
 
+  /**
+   * Logs a score or summary as sent for its person (refused for a person set
+   * to fail), and answers it with its sync status. `sent` names it in the
+   * log of a success, `refused` in that of a failure.
+   */
+  const sendForPerson = <T extends ScoreData | SummaryData>(
+    item: T,
+    action: 'upsert_score' | 'upsert_summary',
+    assignment: ConsumerLogEntry['assignment'],
+    { sent, refused }: { sent: string; refused: string },
+  ): WithSyncStatus<T> => {
+    const errorCode = failureOf(item.$person, failures);
+    const person = brief(item.$person);
+    const who = person?.source_id ?? person?.id ?? '?';
+    log({
+      level: errorCode === null ? 'info' : 'error',
+      action,
+      assignment,
+      person,
+      score: item.score ?? null,
+      grade: item.grade ?? null,
+      result: errorCode === null ? 'synced' : 'failed',
+      error_code: errorCode,
+      message:
+        errorCode === null
+          ? `Sent the ${sent} of ${who} to the SIS.`
+          : `The SIS refused the ${refused} of ${who}: ${errorCode}.`,
+    });
+    return withStatus(item, errorCode);
+  };
+
   const assignments: DetailsAssignment[] = merged.assignments.map(({ assignment, scores }) => {
     const target = brief(assignment);
     log({
@@ -120,49 +151,18 @@ export function buildArtifacts(
     });
     return {
       ...withStatus(assignment, null),
-      scores: scores.map((score) => {
-        const errorCode = failureOf(score.$person, failures);
-        const person = brief(score.$person);
-        const who = person?.source_id ?? person?.id ?? '?';
-        log({
-          level: errorCode === null ? 'info' : 'error',
-          action: 'upsert_score',
-          assignment: target,
-          person,
-          score: score.score ?? null,
-          grade: score.grade ?? null,
-          result: errorCode === null ? 'synced' : 'failed',
-          error_code: errorCode,
-          message:
-            errorCode === null
-              ? `Sent the score of ${who} to the SIS.`
-              : `The SIS refused the score of ${who}: ${errorCode}.`,
-        });
-        return withStatus(score, errorCode);
-      }),
+      scores: scores.map((score) =>
+        sendForPerson(score, 'upsert_score', target, { sent: 'score', refused: 'score' }),
+      ),
     };
   });
 
-  const summaries = merged.summaries.map((summary) => {
-    const errorCode = failureOf(summary.$person, failures);
-    const person = brief(summary.$person);
-    const who = person?.source_id ?? person?.id ?? '?';
-    log({
-      level: errorCode === null ? 'info' : 'error',
-      action: 'upsert_summary',
-      assignment: null,
-      person,
-      score: summary.score ?? null,
-      grade: summary.grade ?? null,
-      result: errorCode === null ? 'synced' : 'failed',
-      error_code: errorCode,
-      message:
-        errorCode === null
-          ? `Sent the ${summary.summary_type ? `${summary.summary_type} ` : ''}summary of ${who} to the SIS.`
-          : `The SIS refused the summary of ${who}: ${errorCode}.`,
-    });
-    return withStatus(summary, errorCode);
-  });
+  const summaries = merged.summaries.map((summary) =>
+    sendForPerson(summary, 'upsert_summary', null, {
+      sent: `${summary.summary_type ? `${summary.summary_type} ` : ''}summary`,
+      refused: 'summary',
+    }),
+  );
 
   return {
     details: { exchange_id: exchangeId, generated_at: now, assignments, summaries },

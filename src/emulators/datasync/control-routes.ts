@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { courseQuery } from './course-query.js';
-import { badRequest, notFound } from './errors.js';
+import { asBadRequest, badRequest, notFound } from './errors.js';
 import { summarizeAll } from './exchange-summary.js';
 import { receivedGrades } from './received-grades.js';
 import { isPlainObject, readBody, readJson, readJsonObject } from './request-body.js';
@@ -24,15 +24,6 @@ export function isControlPath(path: string): boolean {
     path === CONTROL_PREFIX ||
     path.startsWith(`${CONTROL_PREFIX}/`)
   );
-}
-
-/** Runs `fn`, turning the Error it throws for bad input into a 400. */
-function asBadRequest<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw badRequest(err instanceof Error ? err.message : String(err));
-  }
 }
 
 const optional = (v: unknown) => (v === '' || v === null ? undefined : v);

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { checkNumberOption, closeServer, listen } from '../shared/server.js';
 import { AccessTokens } from './access-tokens.js';
 import { createApp } from './app.js';
 import { BatchStore } from './batch-store.js';
@@ -13,6 +13,7 @@ import { RateLimiter, type RateLimitSettings } from './rate-limiter.js';
 import { receivedGrades } from './received-grades.js';
 import { RequestMeter } from './request-meter.js';
 import { ScheduleStore } from './schedule-store.js';
+import { TOKEN_PATH } from './token-endpoint.js';
 import type {
   BatchRecord,
   ClientInput,
@@ -41,13 +42,6 @@ export const SAMPLE_CONSUMER: ConsumerDetails = {
   summary_score_type: 'final',
 };
 
-function checkNumber(name: string, value: number | undefined, min: number, integer: boolean) {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !(value >= min) || (integer && !Number.isInteger(value))) {
-    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}.`);
-  }
-}
-
 function checkConsumer(consumer: ConsumerDetails | null): ConsumerDetails | null {
   if (consumer === null) return null;
   const { id, connector_type, supported_exchange_query_type, summary_score_type } = consumer;
@@ -63,16 +57,6 @@ function checkConsumer(consumer: ConsumerDetails | null): ConsumerDetails | null
     throw new Error(`consumer.summary_score_type must be one of ${SUMMARY_TYPES.join(', ')}.`);
   }
   return { ...consumer };
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -92,28 +76,29 @@ export class DataSyncEmulator {
     private readonly abort: AbortController,
   ) {
     this.url = core.url;
-    this.endpoints = { token: `${core.url}/oauth2/token`, api: `${core.url}${API_PREFIX}` };
+    this.endpoints = { token: `${core.url}${TOKEN_PATH}`, api: `${core.url}${API_PREFIX}` };
   }
 
   static async start(options: DataSyncEmulatorOptions = {}): Promise<DataSyncEmulator> {
-    checkNumber('port', options.port, 0, true);
-    checkNumber('tokenTtlSeconds', options.tokenTtlSeconds, Number.MIN_VALUE, false);
-    checkNumber('maxPageSize', options.maxPageSize, 1, true);
-    checkNumber('scheduleRunCooldownSeconds', options.scheduleRunCooldownSeconds, 0, false);
+    checkNumberOption('port', options.port, 0);
+    checkNumberOption('tokenTtlSeconds', options.tokenTtlSeconds, Number.MIN_VALUE, {
+      integer: false,
+    });
+    checkNumberOption('maxPageSize', options.maxPageSize, 1);
+    checkNumberOption('scheduleRunCooldownSeconds', options.scheduleRunCooldownSeconds, 0, {
+      integer: false,
+    });
     const abort = new AbortController();
     const limiter = new RateLimiter();
     if (options.rateLimit) limiter.configure(options.rateLimit);
     const notices = new NoticeSender(abort.signal);
     notices.setTarget(options.notice ?? null);
 
-    const host = options.host ?? '127.0.0.1';
-    const server = http.createServer();
-    await listen(server, options.port ?? 0, host);
-    const { port } = server.address() as AddressInfo;
+    const { server, url } = await listen(options.host ?? '127.0.0.1', options.port ?? 0);
     const meter = new RequestMeter();
     const personFailures = new Map<string, string>();
     const core: EmulatorCore = {
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      url,
       settings: {
         tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
         maxPageSize: options.maxPageSize ?? 100,
@@ -146,9 +131,7 @@ export class DataSyncEmulator {
   async close(): Promise<void> {
     if (!this.server.listening) return;
     this.abort.abort();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server);
     await this.core.notices.settled();
   }
 

@@ -16,11 +16,20 @@ export class HttpError extends Error {
   }
 }
 
-export const errorBody = (message: string) => ({ errors: [{ message }] });
+const errorBody = (message: string) => ({ errors: [{ message }] });
 
 export const badRequest = (message: string) => new HttpError(400, message);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string) => new HttpError(409, message);
+
+/** Runs `fn`, turning the Error it throws for bad input into a 400. */
+export function asBadRequest<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw badRequest(err instanceof Error ? err.message : String(err));
+  }
+}
 
 interface ExposedError extends Partial<Error> {
   status?: number;

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { requireToken, type EmulatorContext, type EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
-import { HttpError, badRequest, notFound } from './errors.js';
+import { HttpError, asBadRequest, badRequest, notFound } from './errors.js';
 import { exchangeJson, type StoredExchange } from './exchange-store.js';
 import { paginate } from './paging.js';
 import {
@@ -24,7 +24,7 @@ import {
 export const API_PREFIX = '/v2/grades';
 
 /** A query parameter given at most once; 400 when repeated. */
-export function queryParam(ctx: EmulatorContext, name: string): string | undefined {
+function queryParam(ctx: EmulatorContext, name: string): string | undefined {
   const value = ctx.query[name];
   if (Array.isArray(value)) throw badRequest(`${name} may be given only once.`);
   return value;
@@ -149,7 +149,7 @@ export function exchangeRoutes(core: EmulatorCore): Router<EmulatorState> {
 
   router.post('/exchanges', auth, async (ctx) => {
     const body = await readJsonObject(ctx);
-    try {
+    asBadRequest(() =>
       core.exchanges.create(
         {
           query: body.query as ExchangeRecord['query'],
@@ -157,10 +157,8 @@ export function exchangeRoutes(core: EmulatorCore): Router<EmulatorState> {
           courseAppId: ctx.state.grant!.client.courseAppId,
         },
         'api',
-      );
-    } catch (err) {
-      throw badRequest(err instanceof Error ? err.message : String(err));
-    }
+      ),
+    );
     ctx.body = { data: null };
   });
 

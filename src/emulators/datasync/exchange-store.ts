@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { buildArtifacts, gzipJson, type PersonFailures } from './artifacts.js';
-import { MAX_BODY_BYTES, isPlainObject } from './request-body.js';
+import { MAX_BODY_BYTES, isObject, isPlainObject } from './request-body.js';
 import { parseQuery } from './schemas.js';
 import type {
   ChunkRecord,
@@ -36,10 +36,9 @@ export interface ExchangeStoreHooks {
   consumerId(): string | null;
 }
 
-/** Like isPlainObject, without narrowing a typed input to a record. */
-const isObject = (value: unknown): boolean => isPlainObject(value);
-
 const now = () => new Date().toISOString();
+
+const sha256 = (raw: Buffer) => crypto.createHash('sha256').update(raw).digest('hex');
 
 function optionalString(value: unknown, name: string): string | null {
   if (value === undefined || value === null) return null;
@@ -125,7 +124,7 @@ export class ExchangeStore {
    */
   addChunk(exchange: StoredExchange, raw: Buffer, body: ExchangeData): ChunkRecord {
     const { record } = exchange;
-    const hash = crypto.createHash('sha256').update(raw).digest('hex');
+    const hash = sha256(raw);
     const first = exchange.hashes.get(hash);
     const chunk: ChunkRecord = {
       index: record.chunks.length,
@@ -159,8 +158,7 @@ export class ExchangeStore {
 
   /** Notes a data post refused after its body was read. */
   reject(exchange: StoredExchange, raw: Buffer, status: number, message: string): void {
-    const hash = crypto.createHash('sha256').update(raw).digest('hex');
-    const duplicateOf = exchange.hashes.get(hash);
+    const duplicateOf = exchange.hashes.get(sha256(raw));
     exchange.record.rejected.push({
       receivedAt: now(),
       bytes: raw.length,

@@ -26,7 +26,7 @@ export interface ExchangeSummary {
   updatedAt: string;
 }
 
-export function summarize(record: ExchangeRecord): ExchangeSummary {
+function summarize(record: ExchangeRecord): ExchangeSummary {
   const received = receivedGrades(record.chunks);
   // Defensive: a query created with strict: false may have any shape.
   const conditions: unknown = record.query.conditions;

@@ -1,13 +1,16 @@
 import Router from '@koa/router';
+import { escapeHtml as e, namedValuesTable } from '../shared/html.js';
 import type { EmulatorState } from './access-tokens.js';
+import { CONTROL_PREFIX } from './control-routes.js';
 import type { EmulatorCore } from './core.js';
 import { summarizeAll } from './exchange-summary.js';
 import { API_PREFIX } from './exchange-routes.js';
-import { escapeHtml as e, htmlPage } from './html.js';
+import { htmlPage } from './html.js';
 import { scheduleJson } from './schedule-store.js';
+import { TOKEN_PATH } from './token-endpoint.js';
 import { QUERY_TYPES } from './vocabulary.js';
 
-export const REFRESH_SECONDS = 2;
+const REFRESH_SECONDS = 2;
 
 const cell = (value: unknown) => `<td>${e(String(value ?? ''))}</td>`;
 const table = (head: string[], rows: string[]) =>
@@ -119,17 +122,15 @@ function schedulesSection(core: EmulatorCore): string {
 }
 
 function homePage(core: EmulatorCore): string {
-  const endpoints = [
-    ['Token endpoint', `${core.url}/oauth2/token`],
+  const endpoints = namedValuesTable([
+    ['Token endpoint', `${core.url}${TOKEN_PATH}`],
     ['Grades Exchange API', `${core.url}${API_PREFIX}`],
-    ['Control API', `${core.url}/_emulator/state`],
-  ]
-    .map(([name, value]) => `<tr><th>${e(name!)}</th><td><code>${e(value!)}</code></td></tr>`)
-    .join('');
+    ['Control API', `${core.url}${CONTROL_PREFIX}/state`],
+  ]);
   return htmlPage(
     'Data Sync emulator',
     `<h1>Data Sync Grades Exchange emulator</h1>
-<table>${endpoints}</table>
+${endpoints}
 ${exchangesSection(core)}
 ${statsSection(core)}
 ${noticesSection(core)}

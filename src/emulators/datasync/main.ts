@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { runUntilSignal } from '../shared/main.js';
 import { courseQuery } from './course-query.js';
 import { DataSyncEmulator } from './emulator.js';
 import type { NoticeTarget } from './types.js';
@@ -22,7 +23,7 @@ function intFromEnv(name: string, fallback: number | null, min: number, max: num
  * - DATASYNC_NOTICE_URL / DATASYNC_NOTICE_SECRET: where to send signed
  *   exchange-created notices (default none).
  */
-async function main(): Promise<void> {
+async function main(): Promise<DataSyncEmulator> {
   const port = intFromEnv('DATASYNC_PORT', 4200, 0, 65535)!;
   const rate = intFromEnv('DATASYNC_RATE', null, 1, 1_000_000);
   const noticeUrl = process.env.DATASYNC_NOTICE_URL;
@@ -56,20 +57,7 @@ async function main(): Promise<void> {
 Create an exchange from the home page, or:
   curl -s -X POST ${ds.url}/_emulator/exchanges -H 'Content-Type: application/json' \\
     -d '{"courseSourceId":"DEMO-COURSE-1","type":"assignment_scores"}'`);
-  const stop = () => {
-    ds.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  return ds;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runUntilSignal(main);

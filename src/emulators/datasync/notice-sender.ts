@@ -11,7 +11,7 @@ import { EXCHANGE_CREATED_EVENT, SIGNATURE_HEADER } from './vocabulary.js';
 /** Waits before the retries of a failed delivery (three retries). */
 export const NOTICE_RETRY_DELAYS_MS = [50, 100, 200] as const;
 /** One delivery attempt gives up after this long. */
-export const NOTICE_ATTEMPT_TIMEOUT_MS = 5000;
+const NOTICE_ATTEMPT_TIMEOUT_MS = 5000;
 
 /**
  * `t=<unix seconds>,v1=<hex HMAC-SHA256 with the secret over "<t>.<raw body>">`,
@@ -23,7 +23,7 @@ export function signNotice(secret: string, rawBody: string, t = Math.floor(Date.
 }
 
 /** Checks a notice target; throws on nonsense. */
-export function checkNoticeTarget(target: NoticeTarget | null): NoticeTarget | null {
+function checkNoticeTarget(target: NoticeTarget | null): NoticeTarget | null {
   if (target === null) return null;
   if (typeof target !== 'object') throw new Error('notice must be {url, secret} or null.');
   let url: URL;

@@ -8,7 +8,7 @@ const WINDOW_MS = 1000;
 export type RateLimitSettings = Required<RateLimitOptions>;
 
 /** Checks rate limit options; throws on nonsense. */
-export function rateLimitSettings(options: RateLimitOptions): RateLimitSettings {
+function rateLimitSettings(options: RateLimitOptions): RateLimitSettings {
   const { requestsPerSecond, retryAfter = true, status = 429 } = options;
   if (
     requestsPerSecond !== null &&

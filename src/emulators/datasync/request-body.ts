@@ -50,6 +50,9 @@ export async function readJson(ctx: Context): Promise<unknown> {
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Like isPlainObject, without narrowing a typed input to a record. */
+export const isObject = (value: unknown): boolean => isPlainObject(value);
+
 /** Reads a JSON body that must be an object (an empty body is `{}` when allowed). */
 export async function readJsonObject(
   ctx: Context,

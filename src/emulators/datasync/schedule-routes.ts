@@ -21,7 +21,7 @@ function findSchedule(core: EmulatorCore, ctx: EmulatorContext): ScheduleRecord 
  * - 429 (with Retry-After) when its previous run started less than the
  *   cooldown ago (scheduleRunCooldownSeconds, default 5).
  */
-export function runSchedule(core: EmulatorCore, schedule: ScheduleRecord): ScheduleRun {
+function runSchedule(core: EmulatorCore, schedule: ScheduleRecord): ScheduleRun {
   if (!schedule.enabled) throw conflict(`Schedule ${schedule.id} is disabled.`);
   const last = schedule.runs.at(-1);
   if (last) {

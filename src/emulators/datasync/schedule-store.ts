@@ -1,8 +1,5 @@
 import crypto from 'node:crypto';
-import { MAX_BODY_BYTES, isPlainObject } from './request-body.js';
-
-/** Like isPlainObject, without narrowing a typed input to a record. */
-const isObject = (value: unknown): boolean => isPlainObject(value);
+import { MAX_BODY_BYTES, isObject, isPlainObject } from './request-body.js';
 import { parseQuery } from './schemas.js';
 import type {
   ScheduleExchangeTemplate,

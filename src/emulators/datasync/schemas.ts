@@ -66,7 +66,7 @@ const condition = z
   });
 
 /** An exchange's query: what grades the consumer asks for. */
-export const querySchema = z.looseObject(
+const querySchema = z.looseObject(
   {
     type: oneOf(QUERY_TYPES),
     conditions: z.array(condition, { error: 'must be an array' }).default([]),
@@ -127,7 +127,7 @@ const summary = z.looseObject(
 );
 
 /** The body of `POST /exchanges/{id}/data`. */
-export const exchangeDataSchema = z.looseObject(
+const exchangeDataSchema = z.looseObject(
   {
     assignments: z.array(assignment, { error: 'must be an array' }).nullish(),
     summaries: z.array(summary, { error: 'must be an array' }).nullish(),

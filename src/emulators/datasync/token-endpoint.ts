@@ -5,6 +5,8 @@ import { HttpError } from './errors.js';
 import { readBody } from './request-body.js';
 import type { ClientRecord } from './types.js';
 
+export const TOKEN_PATH = '/oauth2/token';
+
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 /** RFC 6749 5.2 error body `{"error": code, "error_description": ...}`; invalid_client is a 401. */
@@ -72,7 +74,7 @@ async function issueToken(core: EmulatorCore, ctx: EmulatorContext): Promise<voi
   const ttl = core.settings.tokenTtlSeconds;
   ctx.set(NO_STORE);
   ctx.body = {
-    access_token: core.accessTokens.issue(client, ttl),
+    access_token: core.accessTokens.issue({ client }, ttl),
     token_type: 'Bearer',
     expires_in: Math.max(1, Math.ceil(ttl)),
   };
@@ -80,6 +82,6 @@ async function issueToken(core: EmulatorCore, ctx: EmulatorContext): Promise<voi
 
 export function tokenRoutes(core: EmulatorCore): Router<EmulatorState> {
   const router = new Router<EmulatorState>();
-  router.post('/oauth2/token', (ctx) => issueToken(core, ctx));
+  router.post(TOKEN_PATH, (ctx) => issueToken(core, ctx));
   return router;
 }

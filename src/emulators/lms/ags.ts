@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { koaBody } from 'koa-body';
 import { requireScope, type EmulatorContext, type EmulatorState } from './access-tokens.js';
 import { lineItemSchema, parseBody, scoreSchema, type LineItemBody } from './ags-schemas.js';
 import type { EmulatorCore } from './core.js';
@@ -7,20 +6,12 @@ import type { LineItemFields } from './course-store.js';
 import { badRequest, notFound } from './errors.js';
 import { requireAcceptable, requireContentType } from './media-types.js';
 import { paginate } from './paging.js';
+import { jsonBody } from './request-body.js';
 import type { ContextRecord, LineItem, Result, Score } from './types.js';
 import { MEDIA_TYPE, SCOPE } from './vocabulary.js';
 
-export const jsonBody = () =>
-  koaBody({
-    json: true,
-    jsonTypes: ['application/json', '+json'],
-    urlencoded: false,
-    text: false,
-    multipart: false,
-  });
-
 /** The wire form of a line item (AGS 3.2), without the emulator's bookkeeping. */
-export function lineItemJson(item: LineItem): Record<string, unknown> {
+function lineItemJson(item: LineItem): Record<string, unknown> {
   const { contextId: _contextId, clientId: _clientId, ...wire } = item;
   return wire;
 }

@@ -1,3 +1,4 @@
+import { dropUndefined } from './objects.js';
 import { compareTimestamps, isTimestamp, parseTimestamp, type TimestampKey } from './timestamps.js';
 import type {
   ContextInput,
@@ -17,10 +18,6 @@ import { COURSE_OFFERING } from './vocabulary.js';
 export type LineItemFields = Omit<LineItem, 'id' | 'contextId'>;
 
 const copy = <T>(value: T): T => structuredClone(value);
-
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
 
 /** Courses, their members, resource links and gradebook, kept in memory. */
 export class CourseStore {

@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import Router from '@koa/router';
-import { koaBody } from 'koa-body';
+import { escapeHtml } from '../shared/html.js';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { HttpError } from './errors.js';
-import { escapeHtml, htmlPage } from './html.js';
+import { htmlPage } from './html.js';
+import { formBody } from './request-body.js';
 import { isTimestamp } from './timestamps.js';
 import {
   JwtRejected,
@@ -214,35 +215,31 @@ ${items ? `<ul>${items}</ul>` : ''}
 
 export function deepLinkingRoutes(core: EmulatorCore): Router<EmulatorState> {
   const router = new Router<EmulatorState>();
-  router.post(
-    '/deep-link/return',
-    koaBody({ json: false, text: false, multipart: false }),
-    async (ctx: EmulatorContext) => {
-      const record: DeepLinkReturn = {
-        receivedAt: new Date().toISOString(),
-        accepted: false,
-        contentItems: [],
-        createdResourceLinks: [],
-        createdLineItems: [],
-        ignoredItems: [],
-      };
-      core.deepLinkReturns.push(record);
-      const body = ctx.request.body as Record<string, unknown> | undefined;
-      const token = body?.JWT;
-      try {
-        if (typeof token !== 'string' || token === '') {
-          throw new Rejected('The form has no JWT field.');
-        }
-        await processReturn(core, token, record);
-        record.accepted = true;
-      } catch (err) {
-        if (!(err instanceof Rejected)) throw err;
-        record.error = err.message;
-        throw new HttpError(400, 'invalid_deep_linking_response', err.message, { html: true });
+  router.post('/deep-link/return', formBody(), async (ctx: EmulatorContext) => {
+    const record: DeepLinkReturn = {
+      receivedAt: new Date().toISOString(),
+      accepted: false,
+      contentItems: [],
+      createdResourceLinks: [],
+      createdLineItems: [],
+      ignoredItems: [],
+    };
+    core.deepLinkReturns.push(record);
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    const token = body?.JWT;
+    try {
+      if (typeof token !== 'string' || token === '') {
+        throw new Rejected('The form has no JWT field.');
       }
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = resultPage(core, record);
-    },
-  );
+      await processReturn(core, token, record);
+      record.accepted = true;
+    } catch (err) {
+      if (!(err instanceof Rejected)) throw err;
+      record.error = err.message;
+      throw new HttpError(400, 'invalid_deep_linking_response', err.message, { html: true });
+    }
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = resultPage(core, record);
+  });
   return router;
 }

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import { z } from 'zod';
+import { bearerToken } from '../shared/bearer-tokens.js';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
-import { jsonBody } from './ags.js';
 import type { EmulatorCore } from './core.js';
-import { HttpError } from './errors.js';
+import { HttpError, badRequest } from './errors.js';
 import { SUBSTITUTION_VARIABLES } from './launch.js';
 import type { Registered } from './registration-tokens.js';
+import { jsonBody } from './request-body.js';
 import { isHttpUrl, newDeploymentId } from './tool-registry.js';
 import {
   type MessageType,
@@ -95,10 +96,6 @@ const registrationSchema = z.looseObject({
   ),
 });
 
-function registrationError(code: string, description: string): HttpError {
-  return new HttpError(400, code, description);
-}
-
 /**
  * POST /registration: registers the tool and answers with its configuration,
  * a client_id and a new deployment_id (Dynamic Registration 3.6). A registration
@@ -110,7 +107,7 @@ function register(core: EmulatorCore) {
     const auth = ctx.get('authorization');
     let token: string | undefined;
     if (auth) {
-      token = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+      token = bearerToken(auth);
       const problem = token ? core.registrationTokens.problem(token) : 'Malformed Authorization.';
       if (problem) {
         throw new HttpError(401, 'invalid_token', problem, {
@@ -119,10 +116,7 @@ function register(core: EmulatorCore) {
       }
     }
     if (!ctx.is('application/json')) {
-      throw registrationError(
-        'invalid_client_metadata',
-        'Send the registration as application/json.',
-      );
+      throw badRequest('Send the registration as application/json.', 'invalid_client_metadata');
     }
     const parsed = registrationSchema.safeParse(ctx.request.body);
     if (!parsed.success) {
@@ -132,7 +126,7 @@ function register(core: EmulatorCore) {
         ? 'invalid_redirect_uri'
         : 'invalid_client_metadata';
       const all = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`);
-      throw registrationError(code, `${all.join('; ')}.`);
+      throw badRequest(`${all.join('; ')}.`, code);
     }
     const registration = parsed.data;
     const config = registration[TOOL_CONFIGURATION];

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { checkNumberOption, closeServer, listen } from '../shared/server.js';
 import { AccessTokens } from './access-tokens.js';
 import { createApp } from './app.js';
 import type { EmulatorCore } from './core.js';
@@ -36,22 +36,6 @@ import type {
 } from './types.js';
 import { EmulatorUrls } from './urls.js';
 
-function checkOption(name: string, value: number | undefined, min: number): void {
-  if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
-    throw new Error(`${name} must be an integer >= ${min}.`);
-  }
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
 const copy = <T>(value: T): T => structuredClone(value);
 
 /**
@@ -83,16 +67,13 @@ export class LmsEmulator {
   }
 
   static async start(options: LmsEmulatorOptions = {}): Promise<LmsEmulator> {
-    checkOption('port', options.port, 0);
-    checkOption('pageSize', options.pageSize, 1);
-    checkOption('keysetDelayMs', options.keysetDelayMs, 0);
-    checkOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 1);
-    checkOption('idTokenTtlSeconds', options.idTokenTtlSeconds, 1);
-    const host = options.host ?? '127.0.0.1';
-    const server = http.createServer();
-    await listen(server, options.port ?? 0, host);
-    const { port } = server.address() as AddressInfo;
-    const urls = new EmulatorUrls(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    checkNumberOption('port', options.port, 0);
+    checkNumberOption('pageSize', options.pageSize, 1);
+    checkNumberOption('keysetDelayMs', options.keysetDelayMs, 0);
+    checkNumberOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 1);
+    checkNumberOption('idTokenTtlSeconds', options.idTokenTtlSeconds, 1);
+    const { server, url } = await listen(options.host ?? '127.0.0.1', options.port ?? 0);
+    const urls = new EmulatorUrls(url);
     const abort = new AbortController();
     // Every request that waits (a slow keyset, an outbound fetch) listens for the close.
     setMaxListeners(0, abort.signal);
@@ -126,7 +107,7 @@ export class LmsEmulator {
     return this.core.settings.keysetDelayMs;
   }
   set keysetDelayMs(ms: number) {
-    checkOption('keysetDelayMs', ms, 0);
+    checkNumberOption('keysetDelayMs', ms, 0);
     this.core.settings.keysetDelayMs = ms;
   }
 
@@ -139,9 +120,7 @@ export class LmsEmulator {
   async close(): Promise<void> {
     if (!this.server.listening) return;
     this.abort.abort();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server);
   }
 
   // --- tools ---

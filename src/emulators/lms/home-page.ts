@@ -1,8 +1,9 @@
 import Router from '@koa/router';
+import { escapeHtml as e, namedValuesTable } from '../shared/html.js';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { htmlError } from './errors.js';
-import { escapeHtml as e, htmlPage } from './html.js';
+import { htmlPage } from './html.js';
 import { loginInitiationUrl } from './launch.js';
 import { isHttpUrl } from './tool-registry.js';
 import type { ContextRecord, MemberRecord, ToolRecord } from './types.js';
@@ -106,16 +107,14 @@ ${itemRows ? `<table><tr><th>Line item</th><th>Maximum</th><th>Tag</th><th>Resul
 function homePage(core: EmulatorCore): string {
   const { urls } = core;
   const tools = core.tools.list();
-  const endpoints = [
+  const endpoints = namedValuesTable([
     ['Issuer', core.issuer],
     ['OpenID configuration', urls.openidConfiguration],
     ['Authorization (OIDC auth)', urls.authorization],
     ['Token', urls.token],
     ['Keyset (JWKS)', urls.keyset],
     ['Registration', urls.registration],
-  ]
-    .map(([name, value]) => `<tr><th>${e(name!)}</th><td><code>${e(value!)}</code></td></tr>`)
-    .join('');
+  ]);
   const contexts = core.store
     .contextList()
     .map((c) => contextSection(core, c, tools))
@@ -123,7 +122,7 @@ function homePage(core: EmulatorCore): string {
   return htmlPage(
     'LMS emulator',
     `<h1>LMS emulator</h1>
-<table>${endpoints}</table>
+${endpoints}
 ${toolsSection(core)}
 ${contexts || '<p>No courses.</p>'}`,
   );

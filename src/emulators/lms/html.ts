@@ -1,14 +1,4 @@
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
+import { escapeHtml, unescapeHtml } from '../shared/html.js';
 
 /** A complete page; `body` must already be escaped HTML. */
 export function htmlPage(title: string, body: string): string {
@@ -65,13 +55,6 @@ export interface ParsedForm {
   action: string;
   method: string;
   fields: Record<string, string>;
-}
-
-function unescapeHtml(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot|#39);/g, (entity) => {
-    const found = Object.entries(ESCAPES).find(([, e]) => e === entity);
-    return found ? found[0] : entity;
-  });
 }
 
 function attribute(tag: string, name: string): string | undefined {

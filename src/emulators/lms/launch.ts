@@ -1,5 +1,6 @@
 import type { EmulatorCore } from './core.js';
 import type { LaunchIntent } from './hints.js';
+import { dropUndefined } from './objects.js';
 import type {
   ContextRecord,
   LoginInitiationOptions,
@@ -134,10 +135,6 @@ function customClaim(launch: ResolvedLaunch): Record<string, string> | undefined
   return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
-function defined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
-}
-
 /** The id_token claims of a launch (LTI Core 5.3-5.4, AGS 3.1, NRPS 3.6, Deep Linking 4.4). */
 export function idTokenClaims(
   core: EmulatorCore,
@@ -147,7 +144,7 @@ export function idTokenClaims(
 ): Record<string, unknown> {
   const { intent, tool, context, member, link } = launch;
   const now = Math.floor(Date.now() / 1000);
-  const claims: Record<string, unknown> = defined({
+  const claims: Record<string, unknown> = dropUndefined({
     iss: core.issuer,
     aud: tool.clientId,
     azp: tool.clientId,
@@ -165,14 +162,14 @@ export function idTokenClaims(
   claims[CLAIM.deploymentId] = intent.deploymentId;
   claims[CLAIM.targetLinkUri] = intent.targetLinkUri;
   if (link) {
-    claims[CLAIM.resourceLink] = defined({
+    claims[CLAIM.resourceLink] = dropUndefined({
       id: link.id,
       title: link.title,
       description: link.description,
     });
   }
   claims[CLAIM.roles] = [...member.roles];
-  claims[CLAIM.context] = defined({
+  claims[CLAIM.context] = dropUndefined({
     id: context.id,
     label: context.label,
     title: context.title,
@@ -192,7 +189,7 @@ export function idTokenClaims(
     locale: 'en-US',
   };
   if (member.lisPersonSourcedId || context.lisCourseSourcedId) {
-    claims[CLAIM.lis] = defined({
+    claims[CLAIM.lis] = dropUndefined({
       person_sourcedid: member.lisPersonSourcedId,
       course_offering_sourcedid: context.lisCourseSourcedId,
     });
@@ -205,7 +202,7 @@ export function idTokenClaims(
     const bound = (link ? core.store.lineItemsBoundTo(link.id) : []).filter(
       (i) => i.clientId === undefined || i.clientId === tool.clientId,
     );
-    claims[CLAIM.agsEndpoint] = defined({
+    claims[CLAIM.agsEndpoint] = dropUndefined({
       scope: agsScopes,
       lineitems: core.urls.lineItems(context.id),
       lineitem: bound.length === 1 ? bound[0]!.id : undefined,
@@ -218,7 +215,7 @@ export function idTokenClaims(
     };
   }
   if (intent.messageType === 'LtiDeepLinkingRequest') {
-    claims[CLAIM.deepLinkingSettings] = defined({
+    claims[CLAIM.deepLinkingSettings] = dropUndefined({
       deep_link_return_url: core.urls.deepLinkReturn,
       accept_types: ['ltiResourceLink'],
       accept_presentation_document_targets: ['iframe', 'window'],

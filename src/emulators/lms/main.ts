@@ -1,8 +1,9 @@
+import { runUntilSignal } from '../shared/main.js';
 import { LmsEmulator } from './emulator.js';
 import { DEMO_CONTEXT_ID, seedDemoCourse } from './demo-course.js';
 
 /** Runs the LMS emulator on its own, with a demo course: LMS_PORT (default 4100). */
-async function main(): Promise<void> {
+async function main(): Promise<LmsEmulator> {
   const port = Number(process.env.LMS_PORT ?? 4100);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`LMS_PORT must be a port number, not "${process.env.LMS_PORT}".`);
@@ -22,20 +23,7 @@ async function main(): Promise<void> {
   Demo course:               ${DEMO_CONTEXT_ID}
 
 Register a tool with Dynamic Registration from the home page, or in code with registerTool().`);
-  const stop = () => {
-    lms.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  return lms;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runUntilSignal(main);

@@ -3,12 +3,13 @@ import { requireScope, type EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { badRequest, notFound } from './errors.js';
 import { requireAcceptable } from './media-types.js';
+import { dropUndefined } from './objects.js';
 import { paginate } from './paging.js';
 import type { MemberRecord } from './types.js';
 import { MEDIA_TYPE, SCOPE } from './vocabulary.js';
 
 function memberJson(m: MemberRecord): Record<string, unknown> {
-  const member = {
+  return dropUndefined({
     status: m.status,
     name: m.name,
     given_name: m.givenName,
@@ -17,8 +18,7 @@ function memberJson(m: MemberRecord): Record<string, unknown> {
     user_id: m.userId,
     lis_person_sourcedid: m.lisPersonSourcedId,
     roles: m.roles,
-  };
-  return Object.fromEntries(Object.entries(member).filter(([, v]) => v !== undefined));
+  });
 }
 
 /**
@@ -58,11 +58,7 @@ export function nrpsRoutes(core: EmulatorCore): Router<EmulatorState> {
       ctx.type = MEDIA_TYPE.membershipContainer;
       ctx.body = {
         id: `${urls.base}${ctx.url}`,
-        context: Object.fromEntries(
-          Object.entries({ id: context.id, label: context.label, title: context.title }).filter(
-            ([, v]) => v !== undefined,
-          ),
-        ),
+        context: dropUndefined({ id: context.id, label: context.label, title: context.title }),
         members: page.map(memberJson),
       };
     },

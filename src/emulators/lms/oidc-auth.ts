@@ -1,11 +1,11 @@
 import Router from '@koa/router';
-import { koaBody } from 'koa-body';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { htmlError } from './errors.js';
 import type { LaunchIntent } from './hints.js';
 import { autoPostForm } from './html.js';
 import { idTokenClaims, resolveLaunch } from './launch.js';
+import { formBody } from './request-body.js';
 
 interface AuthRequest {
   clientId: string;
@@ -119,6 +119,6 @@ export function authRoutes(core: EmulatorCore): Router<EmulatorState> {
   const router = new Router<EmulatorState>();
   const handler = authenticate(core);
   router.get('/auth', handler);
-  router.post('/auth', koaBody({ json: false, text: false, multipart: false }), handler);
+  router.post('/auth', formBody(), handler);
   return router;
 }

@@ -1,8 +1,8 @@
 import Router from '@koa/router';
-import { koaBody } from 'koa-body';
 import type { EmulatorContext, EmulatorMiddleware, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { HttpError } from './errors.js';
+import { formBody } from './request-body.js';
 import {
   JwtRejected,
   audienceIncludes,
@@ -113,7 +113,7 @@ function issueToken(core: EmulatorCore, jtis: SeenJtis) {
     const ttl = core.settings.accessTokenTtlSeconds;
     ctx.set(NO_STORE);
     ctx.body = {
-      access_token: core.accessTokens.issue(tool.clientId, scopes, ttl),
+      access_token: core.accessTokens.issue({ clientId: tool.clientId, scopes }, ttl),
       token_type: 'Bearer',
       expires_in: ttl,
       scope: scopes.join(' '),
@@ -128,11 +128,6 @@ export function tokenRoutes(core: EmulatorCore): Router<EmulatorState> {
     core.stats.tokenRequests += 1;
     await next();
   };
-  router.post(
-    '/token',
-    count,
-    koaBody({ json: false, text: false, multipart: false }),
-    issueToken(core, jtis),
-  );
+  router.post('/token', count, formBody(), issueToken(core, jtis));
   return router;
 }

@@ -59,12 +59,8 @@ export interface ContextInput {
   lisCourseSourcedId?: string;
 }
 
-export interface ContextRecord {
-  id: string;
-  label?: string;
-  title?: string;
+export interface ContextRecord extends ContextInput {
   type: string[];
-  lisCourseSourcedId?: string;
 }
 
 export type MemberStatus = 'Active' | 'Inactive';
@@ -80,15 +76,8 @@ export interface MemberInput {
   status?: MemberStatus;
 }
 
-export interface MemberRecord {
+export interface MemberRecord extends MemberInput {
   contextId: string;
-  userId: string;
-  name?: string;
-  givenName?: string;
-  familyName?: string;
-  email?: string;
-  roles: string[];
-  lisPersonSourcedId?: string;
   status: MemberStatus;
 }
 
@@ -98,12 +87,9 @@ export interface ResourceLinkInput {
   custom?: Record<string, string>;
 }
 
-export interface ResourceLinkRecord {
-  id: string;
+export interface ResourceLinkRecord extends ResourceLinkInput {
   contextId: string;
-  title?: string;
   description?: string;
-  custom?: Record<string, string>;
   /** Launch URL chosen by the tool (deep linking); the tool's launch URL otherwise. */
   url?: string;
   /** The tool the link belongs to, when a tool created it; any tool may launch it otherwise. */
@@ -120,17 +106,10 @@ export interface LineItemInput {
   endDateTime?: string;
 }
 
-export interface LineItem {
+export interface LineItem extends LineItemInput {
   /** The line item's URL. */
   id: string;
   contextId: string;
-  label: string;
-  scoreMaximum: number;
-  resourceId?: string;
-  tag?: string;
-  resourceLinkId?: string;
-  startDateTime?: string;
-  endDateTime?: string;
   gradesReleased?: boolean;
   /**
    * The tool that created it (AGS or deep linking). Like Canvas, a tool sees
