@@ -1,7 +1,13 @@
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type { DataSyncEmulator, ExchangeRecord } from '../../../src/emulators/datasync/index.js';
-import { Api, createCourseExchange, person, scoresChunk, startEmulator } from './helpers.js';
+import {
+  createCourseExchange,
+  person,
+  scoresChunk,
+  startWithExchange,
+  type Api,
+} from './helpers.js';
 
 /** Fetches an artifact and gunzips it, checking it is served as raw .json.gz bytes. */
 async function artifact(api: Api, id: string, which: 'details' | 'consumerlogs') {
@@ -21,9 +27,7 @@ describe('Data Sync emulator: exchange data', () => {
   const data = (body: unknown, id = exchange.id) => api.post(`/exchanges/${id}/data`, body);
 
   beforeEach(async () => {
-    ds = await startEmulator();
-    api = await Api.connect(ds);
-    exchange = createCourseExchange(ds);
+    ({ ds, api, exchange } = await startWithExchange());
   });
   afterEach(() => ds.close());
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { DataSyncEmulator, ExchangeRecord } from '../../../src/emulators/datasync/index.js';
-import { Api, createCourseExchange, scoresChunk, startEmulator, until } from './helpers.js';
+import { scoresChunk, startWithExchange, until, type Api } from './helpers.js';
 
 /** The error a request ended with (it must not get an answer). */
 async function failure(request: Promise<Response>): Promise<Error> {
@@ -19,9 +19,7 @@ describe('Data Sync emulator: injected faults', () => {
   const dataPath = () => `/exchanges/${exchange.id}/data`;
 
   beforeEach(async () => {
-    ds = await startEmulator();
-    api = await Api.connect(ds);
-    exchange = createCourseExchange(ds);
+    ({ ds, api, exchange } = await startWithExchange());
   });
   afterEach(() => ds.close());
 

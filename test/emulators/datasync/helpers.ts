@@ -101,6 +101,13 @@ export function createCourseExchange(
   return ds.createExchange({ query: courseQuery(course), ...extra });
 }
 
+/** An emulator with the CLIENT, an API connection as it, and one course exchange. */
+export async function startWithExchange() {
+  const ds = await startEmulator();
+  const api = await Api.connect(ds);
+  return { ds, api, exchange: createCourseExchange(ds) };
+}
+
 export const person = (sourceId: string, name = sourceId) => ({
   name,
   $sys: { id: `sys-${sourceId}`, source_id: { sis: sourceId } },

@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { expect } from 'chai';
 import {
   courseQuery,
   signNotice,
   type DataSyncEmulator,
 } from '../../../src/emulators/datasync/index.js';
+import { closeServer, listen } from '../../../src/emulators/shared/server.js';
 import { Api, createCourseExchange, startEmulator } from './helpers.js';
 
 interface Received {
@@ -25,12 +25,8 @@ class NoticeReceiver {
   ) {}
 
   static async start(statuses: number[] = []): Promise<NoticeReceiver> {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const receiver = new NoticeReceiver(server, `http://127.0.0.1:${port}/hooks/datasync`, [
-      ...statuses,
-    ]);
+    const { server, url } = await listen('127.0.0.1', 0);
+    const receiver = new NoticeReceiver(server, `${url}/hooks/datasync`, [...statuses]);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -54,10 +50,8 @@ class NoticeReceiver {
     return new Promise((resolve) => this.waiters.push({ n, resolve }));
   }
 
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 }
 

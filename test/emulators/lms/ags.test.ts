@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { LmsEmulator, MEDIA_TYPE, ROLE, SCOPE } from '../../../src/emulators/lms/index.js';
 import { FakeTool } from './fake-tool.js';
-import { accessToken, links, pathOf } from './helpers.js';
+import { accessToken, closeAll, followPages, links, pathOf, startWithTool } from './helpers.js';
 
 const ALL = [SCOPE.lineItem, SCOPE.lineItemReadonly, SCOPE.resultReadonly, SCOPE.score];
 
@@ -17,10 +17,9 @@ describe('LMS emulator: Assignment and Grade Services', () => {
   const base = '/api/lti/contexts/AGS-1/lineitems';
 
   before(async () => {
-    lms = await LmsEmulator.start({ pageSize: 2 });
-    tool = await FakeTool.start();
+    let clientId: string;
+    ({ lms, tool, clientId } = await startWithTool({ pageSize: 2 }));
     other = await FakeTool.start();
-    const { clientId } = tool.register(lms);
     const { clientId: otherId } = other.register(lms);
     lms.createContext({ id: 'AGS-1', title: 'Grades' });
     lms.createContext({ id: 'AGS-2', title: 'Other course' });
@@ -52,27 +51,15 @@ describe('LMS emulator: Assignment and Grade Services', () => {
     otherToken = await accessToken(lms, other, otherId, ALL);
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-    await other.close();
-  });
+  after(() => closeAll(lms, tool, other));
 
   const api = () => request(lms.url);
   const auth = (t = token) => ({ Authorization: `Bearer ${t}` });
 
   async function allPages(path: string, t = token) {
-    const labels: unknown[] = [];
-    let next: string | undefined = path;
-    let pages = 0;
-    while (next) {
-      const res: request.Response = await api().get(next).set(auth(t)).expect(200);
-      labels.push(...(res.body as unknown[]));
-      const rel: string | undefined = links(res.headers.link).next;
-      next = rel ? pathOf(rel) : undefined;
-      pages += 1;
-    }
-    return { items: labels as Array<Record<string, unknown>>, pages };
+    const pages = await followPages((p) => api().get(p).set(auth(t)).expect(200), path);
+    const items = pages.flatMap((res) => res.body as Array<Record<string, unknown>>);
+    return { items, pages: pages.length };
   }
 
   describe('authorization', () => {

@@ -3,14 +3,22 @@ import { expect } from 'chai';
 import request from 'supertest';
 import {
   CLAIM,
-  LmsEmulator,
+  type LmsEmulator,
   MEDIA_TYPE,
   ROLE,
   SCOPE,
   parseAutoPostForm,
 } from '../../../src/emulators/lms/index.js';
-import { FakeTool } from './fake-tool.js';
-import { accessToken, authRequest, launch, pathOf, verifyWithJwks } from './helpers.js';
+import type { FakeTool } from './fake-tool.js';
+import {
+  accessToken,
+  authRequest,
+  closeAll,
+  launch,
+  pathOf,
+  startWithTool,
+  verifyWithJwks,
+} from './helpers.js';
 
 describe('LMS emulator: Deep Linking', () => {
   let lms: LmsEmulator;
@@ -19,18 +27,16 @@ describe('LMS emulator: Deep Linking', () => {
   let deploymentId: string;
 
   before(async () => {
-    lms = await LmsEmulator.start();
-    tool = await FakeTool.start();
-    ({ clientId, deploymentId } = tool.register(lms, { deploymentIds: ['dep-a', 'dep-b'] }));
+    ({ lms, tool, clientId, deploymentId } = await startWithTool(
+      {},
+      { deploymentIds: ['dep-a', 'dep-b'] },
+    ));
     lms.createContext({ id: 'DL', title: 'Deep linking course' });
     lms.addMember('DL', { userId: 'prof', roles: [ROLE.instructor] });
     lms.addMember('DL', { userId: 'kid', roles: [ROLE.learner] });
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   /** Runs a deep linking launch and returns what the tool needs to answer it. */
   async function deepLinkingRequest(deployment = deploymentId) {

@@ -8,7 +8,7 @@ import {
   parseAutoPostForm,
 } from '../../../src/emulators/lms/index.js';
 import { FakeTool } from './fake-tool.js';
-import { accessToken, authRequest, launch, verifyWithJwks } from './helpers.js';
+import { accessToken, authRequest, closeAll, launch, verifyWithJwks } from './helpers.js';
 
 const TOOL_CONFIG = 'https://purl.imsglobal.org/spec/lti-tool-configuration';
 
@@ -40,10 +40,7 @@ describe('LMS emulator: Dynamic Registration', () => {
     lms.addResourceLink('DR', { id: 'dr-link' });
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   it('publishes its OpenID configuration', async () => {
     const res = await request(lms.url).get('/.well-known/openid-configuration').expect(200);

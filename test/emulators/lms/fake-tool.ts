@@ -1,10 +1,10 @@
 import crypto, { type KeyObject } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import Router from '@koa/router';
 import jwt from 'jsonwebtoken';
 import Koa from 'koa';
 import type { LmsEmulator } from '../../../src/emulators/lms/index.js';
+import { closeServer, listen } from '../../../src/emulators/shared/server.js';
 
 interface ToolKey {
   kid: string;
@@ -42,9 +42,7 @@ export class FakeTool {
   ) {}
 
   static async start(): Promise<FakeTool> {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { server, url } = await listen('127.0.0.1', 0);
     const tool = new FakeTool(url, server);
     server.on('request', tool.app().callback());
     return tool;
@@ -96,10 +94,8 @@ export class FakeTool {
     return this.sign({ iss: clientId, sub: clientId, aud, jti: crypto.randomUUID(), ...overrides });
   }
 
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private app(): Koa {

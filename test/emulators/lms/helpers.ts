@@ -1,8 +1,27 @@
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { parseAutoPostForm, type LmsEmulator } from '../../../src/emulators/lms/index.js';
-import type { FakeTool } from './fake-tool.js';
+import {
+  LmsEmulator,
+  parseAutoPostForm,
+  type LmsEmulatorOptions,
+} from '../../../src/emulators/lms/index.js';
+import { FakeTool } from './fake-tool.js';
+
+/** An LMS emulator and a fake tool registered with it (`registration` as FakeTool.register takes it). */
+export async function startWithTool(
+  options: LmsEmulatorOptions = {},
+  registration: Parameters<FakeTool['register']>[1] = {},
+) {
+  const lms = await LmsEmulator.start(options);
+  const tool = await FakeTool.start();
+  return { lms, tool, ...tool.register(lms, registration) };
+}
+
+/** Closes each in turn (emulators, fake tools). */
+export async function closeAll(...servers: Array<{ close(): Promise<void> }>): Promise<void> {
+  for (const server of servers) await server.close();
+}
 
 /** The parameters of a login initiation URL. */
 export function loginParams(loginUrl: string): Record<string, string> {
@@ -85,4 +104,20 @@ export function links(header: string | undefined): Record<string, string> {
 export function pathOf(url: string): string {
   const u = new URL(url);
   return `${u.pathname}${u.search}`;
+}
+
+/** GETs `start` and each page its Link header's rel="next" leads to; the responses in order. */
+export async function followPages(
+  get: (path: string) => Promise<request.Response>,
+  start: string,
+): Promise<request.Response[]> {
+  const pages: request.Response[] = [];
+  let next: string | undefined = start;
+  while (next) {
+    const res = await get(next);
+    pages.push(res);
+    const rel = links(res.headers.link).next;
+    next = rel ? pathOf(rel) : undefined;
+  }
+  return pages;
 }

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import request from 'supertest';
 import {
   DEMO_CONTEXT_ID,
-  LmsEmulator,
+  type LmsEmulator,
   ROLE,
   seedDemoCourse,
 } from '../../../src/emulators/lms/index.js';
-import { FakeTool } from './fake-tool.js';
-import { authRequest, loginParams } from './helpers.js';
+import type { FakeTool } from './fake-tool.js';
+import { authRequest, closeAll, loginParams, startWithTool } from './helpers.js';
 
 describe('LMS emulator: home page and demo course', () => {
   let lms: LmsEmulator;
@@ -15,9 +15,7 @@ describe('LMS emulator: home page and demo course', () => {
   let clientId: string;
 
   before(async () => {
-    lms = await LmsEmulator.start();
-    tool = await FakeTool.start();
-    ({ clientId } = tool.register(lms));
+    ({ lms, tool, clientId } = await startWithTool());
     seedDemoCourse(lms);
     lms.addMember(DEMO_CONTEXT_ID, {
       userId: 'mallory',
@@ -26,10 +24,7 @@ describe('LMS emulator: home page and demo course', () => {
     });
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   it('seeds the demo course', () => {
     expect(

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { LmsEmulator, MEDIA_TYPE, ROLE, SCOPE } from '../../../src/emulators/lms/index.js';
-import { FakeTool } from './fake-tool.js';
-import { accessToken, links, pathOf } from './helpers.js';
+import { MEDIA_TYPE, ROLE, SCOPE, type LmsEmulator } from '../../../src/emulators/lms/index.js';
+import type { FakeTool } from './fake-tool.js';
+import { accessToken, closeAll, followPages, startWithTool } from './helpers.js';
 
 describe('LMS emulator: Names and Role Provisioning Services', () => {
   let lms: LmsEmulator;
@@ -12,9 +12,8 @@ describe('LMS emulator: Names and Role Provisioning Services', () => {
   const path = '/api/lti/contexts/NR%201/memberships';
 
   before(async () => {
-    lms = await LmsEmulator.start({ pageSize: 3 });
-    tool = await FakeTool.start();
-    const { clientId } = tool.register(lms);
+    let clientId: string;
+    ({ lms, tool, clientId } = await startWithTool({ pageSize: 3 }));
     lms.createContext({ id: 'NR 1', label: 'NR1', title: 'Rosters' });
     lms.addMember('NR 1', {
       userId: 'i1',
@@ -35,10 +34,7 @@ describe('LMS emulator: Names and Role Provisioning Services', () => {
     agsToken = await accessToken(lms, tool, clientId, [SCOPE.lineItem]);
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   const get = (p: string, t = token) =>
     request(lms.url)
@@ -47,17 +43,9 @@ describe('LMS emulator: Names and Role Provisioning Services', () => {
       .set('Accept', MEDIA_TYPE.membershipContainer);
 
   async function all(start: string) {
-    const members: Array<Record<string, unknown>> = [];
-    let next: string | undefined = start;
-    let pages = 0;
-    while (next) {
-      const res: request.Response = await get(next).expect(200);
-      members.push(...(res.body.members as Array<Record<string, unknown>>));
-      const rel: string | undefined = links(res.headers.link).next;
-      next = rel ? pathOf(rel) : undefined;
-      pages += 1;
-    }
-    return { members, pages };
+    const pages = await followPages((p) => get(p).expect(200), start);
+    const members = pages.flatMap((res) => res.body.members as Array<Record<string, unknown>>);
+    return { members, pages: pages.length };
   }
 
   it('serves the membership container with the context and members, omitting absent fields', async () => {

@@ -2,13 +2,20 @@ import { expect } from 'chai';
 import request from 'supertest';
 import {
   CLAIM,
-  LmsEmulator,
+  type LmsEmulator,
   ROLE,
   SCOPE,
   parseAutoPostForm,
 } from '../../../src/emulators/lms/index.js';
 import { FakeTool } from './fake-tool.js';
-import { authRequest, launch, loginParams, verifyWithJwks } from './helpers.js';
+import {
+  authRequest,
+  closeAll,
+  launch,
+  loginParams,
+  startWithTool,
+  verifyWithJwks,
+} from './helpers.js';
 
 describe('LMS emulator: OIDC login and launch', () => {
   let lms: LmsEmulator;
@@ -18,9 +25,7 @@ describe('LMS emulator: OIDC login and launch', () => {
   let lineItemId: string;
 
   before(async () => {
-    lms = await LmsEmulator.start();
-    tool = await FakeTool.start();
-    ({ clientId, deploymentId } = tool.register(lms));
+    ({ lms, tool, clientId, deploymentId } = await startWithTool());
     lms.createContext({
       id: 'C1',
       label: 'BIO-1',
@@ -51,10 +56,7 @@ describe('LMS emulator: OIDC login and launch', () => {
     }).id;
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   const rlLogin = (userId = 'teacher', resourceLinkId = 'RL1') =>
     lms.loginInitiationUrl({ toolClientId: clientId, userId, resourceLinkId });

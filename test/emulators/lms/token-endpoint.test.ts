@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import request from 'supertest';
 import { LmsEmulator, SCOPE } from '../../../src/emulators/lms/index.js';
-import { FakeTool } from './fake-tool.js';
+import type { FakeTool } from './fake-tool.js';
+import { closeAll, startWithTool } from './helpers.js';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -12,15 +13,13 @@ describe('LMS emulator: token endpoint and keyset', () => {
   let clientId: string;
 
   before(async () => {
-    lms = await LmsEmulator.start({ accessTokenTtlSeconds: 1200 });
-    tool = await FakeTool.start();
-    ({ clientId } = tool.register(lms, { scopes: [SCOPE.score, SCOPE.lineItemReadonly] }));
+    ({ lms, tool, clientId } = await startWithTool(
+      { accessTokenTtlSeconds: 1200 },
+      { scopes: [SCOPE.score, SCOPE.lineItemReadonly] },
+    ));
   });
 
-  after(async () => {
-    await lms.close();
-    await tool.close();
-  });
+  after(() => closeAll(lms, tool));
 
   const post = (fields: Record<string, string | undefined>) =>
     request(lms.url)
