@@ -14,7 +14,6 @@ import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/knex.js';
-import type { Logger } from '../logger.js';
 import { KnexLtiStore } from './store.js';
 
 const require = createRequire(import.meta.url);
@@ -56,6 +55,14 @@ export interface PlatformInfo {
   active: boolean;
 }
 
+/** A deep linking launch's settings: where and how to answer it. */
+export interface DeepLinkingSettings {
+  deep_link_return_url: string;
+  data?: string;
+  accept_types?: string[];
+  accept_multiple?: boolean;
+}
+
 /** What ltijs's services need to know of a launch (its "idtoken"). */
 export interface ServiceContext {
   issuer: string;
@@ -63,12 +70,7 @@ export interface ServiceContext {
   deploymentId: string;
   lineItemsUrl?: string | null;
   membershipsUrl?: string | null;
-  deepLinking?: {
-    deep_link_return_url: string;
-    data?: string;
-    accept_types?: string[];
-    accept_multiple?: boolean;
-  } | null;
+  deepLinking?: DeepLinkingSettings | null;
 }
 
 export interface Page<T> {
@@ -85,7 +87,6 @@ export const ROUTES = {
 
 export interface LtiEngineOptions {
   db: Db;
-  logger: Logger;
   encryptionKey: string;
   cookieSecure: boolean;
   now?: () => string;

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Db } from '../db/knex.js';
-import type { LtiEngine, PlatformInfo } from './engine.js';
+import type { DeepLinkingSettings, LtiEngine, PlatformInfo } from './engine.js';
 import type { KeysetCache } from './keyset-cache.js';
 
 export const CLAIM = {
@@ -51,12 +51,7 @@ export interface LaunchClaims {
   };
   ags: { scopes: string[]; lineItemsUrl: string | null; lineItemUrl: string | null } | null;
   membershipsUrl: string | null;
-  deepLinking: {
-    deep_link_return_url: string;
-    data?: string;
-    accept_types?: string[];
-    accept_multiple?: boolean;
-  } | null;
+  deepLinking: DeepLinkingSettings | null;
 }
 
 export interface VerifiedLaunch {

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { hmacKey } from '../auth/tokens.js';
 import { z } from 'zod';
+import type { DeepLinkingSettings } from './engine.js';
 
 /**
  * The tool's own session after a launch: a short-lived HS256 token carried in
@@ -36,7 +37,7 @@ export interface LtiSession {
   /** Course staff (instructor, TA, admin) see the whole course; learners only themselves. */
   staff: boolean;
   /** Present for a deep linking launch: where and how to answer. */
-  deepLinking?: z.output<typeof sessionSchema>['dl'];
+  deepLinking?: DeepLinkingSettings;
   deploymentId?: string;
 }
 

@@ -63,7 +63,6 @@ export class LtiTool {
     let tool: LtiTool | null = null;
     const engine = await LtiEngine.create({
       db: o.db,
-      logger: o.logger,
       encryptionKey: o.encryptionKey,
       cookieSecure: o.config.cookieSecure,
       now: () => new Date(o.clock.now()).toISOString(),
