@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { createCourse } from '../courses/service.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { lockTenant } from '../db/locks.js';
 import { enrollmentRole, isStaff, type VerifiedLaunch } from './launch-check.js';
-import { findLocalIds, linkExternalId } from './mappings.js';
+import { findLocalIds } from './mappings.js';
+import { linkPlatformUser, setEnrollment } from './people.js';
 
 export interface RecordedLaunch {
   tenantId: number;
@@ -13,9 +13,9 @@ export interface RecordedLaunch {
   staff: boolean;
 }
 
-/** The LMS context's key: its context id, or the resource link's when the launch has no context. */
 type Launch = Pick<VerifiedLaunch, 'claims' | 'tenantId' | 'deploymentRowId'>;
 
+/** The LMS context's key: its context id, or the resource link's when the launch has no context. */
 function contextKey(v: Launch): string {
   const c = v.claims;
   if (c.context) return c.context.id;
@@ -95,22 +95,14 @@ export async function unchangedLaunch(db: Executor, v: Launch): Promise<Recorded
 export async function recordLaunch(trx: Trx, v: Launch, now: string): Promise<RecordedLaunch> {
   const c = v.claims;
   const { key, endpoints, name, person, role } = launchFacts(v);
-  const contextColumns = [
-    'id',
-    'course_id',
-    'title',
-    'lineitems_url',
-    'ags_scopes',
-    'memberships_url',
-  ];
-  let context = await trx('lti_contexts')
-    .where({ deployment_row_id: v.deploymentRowId, context_id: key })
-    .first(contextColumns);
+  const findContext = () =>
+    trx('lti_contexts')
+      .where({ deployment_row_id: v.deploymentRowId, context_id: key })
+      .first('id', 'course_id', 'title', 'lineitems_url', 'ags_scopes', 'memberships_url');
+  let context = await findContext();
   if (!context) {
     await lockTenant(trx, v.tenantId);
-    context = await trx('lti_contexts')
-      .where({ deployment_row_id: v.deploymentRowId, context_id: key })
-      .first(contextColumns);
+    context = await findContext();
   }
   let courseId: number;
   if (context) {
@@ -180,56 +172,24 @@ export async function recordLaunch(trx: Trx, v: Launch, now: string): Promise<Re
       }
     }
   } else {
-    const bySourcedId = c.lis.personSourcedId
-      ? await trx('users')
-          .where({ tenant_id: v.tenantId, batch_uid: c.lis.personSourcedId })
-          .first('id')
-      : undefined;
-    if (bySourcedId) {
-      userId = bySourcedId.id;
-      if (name || c.email) {
-        await trx('users')
-          .where({ id: userId })
-          .update({
-            ...(name ? { name } : {}),
-            ...(c.email ? { email: c.email } : {}),
-            updated_at: now,
-          });
-      }
-    } else {
-      const [row] = await trx('users')
-        .insert({
-          tenant_id: v.tenantId,
-          uuid: randomUUID(),
-          batch_uid: c.lis.personSourcedId,
-          name,
-          email: c.email,
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      userId = row.id;
+    const linked = await linkPlatformUser(
+      trx,
+      v.tenantId,
+      c.issuer,
+      c.sub,
+      { sourcedId: c.lis.personSourcedId, name, email: c.email },
+      now,
+    );
+    userId = linked.userId;
+    // Found by sourcedid: what the launch says of the person wins.
+    if (!linked.created && Object.keys(person).length) {
+      await trx('users')
+        .where({ id: userId })
+        .update({ ...person, updated_at: now });
     }
-    await linkExternalId(trx, v.tenantId, 'user', c.issuer, c.sub, userId, now);
   }
 
-  const enrolled = await trx('enrollments')
-    .where({ course_id: courseId, user_id: userId })
-    .first('id', 'role');
-  if (!enrolled) {
-    await trx('enrollments').insert({
-      tenant_id: v.tenantId,
-      course_id: courseId,
-      user_id: userId,
-      role,
-      source: 'lti',
-      created_at: now,
-      updated_at: now,
-    });
-  } else if (enrolled.role !== role) {
-    await trx('enrollments').where({ id: enrolled.id }).update({ role, updated_at: now });
-  }
+  await setEnrollment(trx, v.tenantId, courseId, userId, role, now);
   return {
     tenantId: v.tenantId,
     courseId,

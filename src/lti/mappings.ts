@@ -1,4 +1,4 @@
-import type { Executor, Trx } from '../db/knex.js';
+import type { Executor } from '../db/knex.js';
 import { chunk } from '../grades/grade-batch.js';
 
 /**
@@ -8,6 +8,28 @@ import { chunk } from '../grades/grade-batch.js';
  */
 export type ExternalKind = 'user' | 'lineitem' | 'assignment';
 
+/** Mapping rows of one kind and system whose `by` column is among `ids`, 500 ids a query. */
+async function mappings(
+  db: Executor,
+  tenantId: number,
+  kind: ExternalKind,
+  system: string,
+  by: 'external_id' | 'local_id',
+  ids: Array<string | number>,
+): Promise<Array<{ external_id: string; local_id: number }>> {
+  const rows: Array<{ external_id: string; local_id: number }> = [];
+  for (const part of chunk([...new Set(ids)], 500)) {
+    rows.push(
+      ...(await db('external_ids')
+        .where({ tenant_id: tenantId, kind, system })
+        .whereIn(by, part)
+        .select('external_id', 'local_id')),
+    );
+  }
+  return rows;
+}
+
+/** Our ids for the outside system's ids (the ones it has). */
 export async function findLocalIds(
   db: Executor,
   tenantId: number,
@@ -15,17 +37,11 @@ export async function findLocalIds(
   system: string,
   externalIds: string[],
 ): Promise<Map<string, number>> {
-  const found = new Map<string, number>();
-  for (const part of chunk([...new Set(externalIds)], 500)) {
-    const rows = await db('external_ids')
-      .where({ tenant_id: tenantId, kind, system })
-      .whereIn('external_id', part)
-      .select('external_id', 'local_id');
-    for (const r of rows) found.set(r.external_id, r.local_id);
-  }
-  return found;
+  const rows = await mappings(db, tenantId, kind, system, 'external_id', externalIds);
+  return new Map(rows.map((r) => [r.external_id, r.local_id]));
 }
 
+/** The outside system's ids for ours (the ones it has). */
 export async function findExternalIds(
   db: Executor,
   tenantId: number,
@@ -33,19 +49,13 @@ export async function findExternalIds(
   system: string,
   localIds: number[],
 ): Promise<Map<number, string>> {
-  const found = new Map<number, string>();
-  for (const part of chunk([...new Set(localIds)], 500)) {
-    const rows = await db('external_ids')
-      .where({ tenant_id: tenantId, kind, system })
-      .whereIn('local_id', part)
-      .select('external_id', 'local_id');
-    for (const r of rows) found.set(r.local_id, r.external_id);
-  }
-  return found;
+  const rows = await mappings(db, tenantId, kind, system, 'local_id', localIds);
+  return new Map(rows.map((r) => [r.local_id, r.external_id]));
 }
 
+/** Maps the outside system's id to ours (one upsert: a transaction is not needed). */
 export async function linkExternalId(
-  trx: Trx,
+  db: Executor,
   tenantId: number,
   kind: ExternalKind,
   system: string,
@@ -53,7 +63,7 @@ export async function linkExternalId(
   localId: number,
   now: string,
 ): Promise<void> {
-  await trx('external_ids')
+  await db('external_ids')
     .insert({
       tenant_id: tenantId,
       kind,

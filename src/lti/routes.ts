@@ -3,12 +3,19 @@ import type { AppDeps } from '../deps.js';
 import { isoNow, toIso } from '../db/time.js';
 import { requestFinalGrades } from '../exchange/jobs.js';
 import { inTransaction } from '../db/transaction.js';
-import { AppError, BadRequestError, NotFoundError, UnauthorizedError } from '../http/errors.js';
+import {
+  AppError,
+  BadRequestError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { z } from '../http/validation.js';
+import { parseJson } from '../grades/json.js';
 import { enqueue } from '../jobs/queue.js';
-import type { LtiRequest } from './engine.js';
+import type { DeepLinkingSettings, LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { recordLaunch, unchangedLaunch } from './launch.js';
 import {
@@ -25,23 +32,34 @@ import {
 } from './pages.js';
 import { dynamicRegistration, RegistrationError, toolUrls } from './registration.js';
 import {
+  createColumn,
   createMissingLineItems,
+  lineItemFor,
   loadLtiContext,
-  resourceIdOf,
   serviceContext,
+  type LtiColumn,
 } from './services.js';
 import type { LtiSession } from './session.js';
 
-/** LTI pages answer errors as HTML pages the LMS frame can show. */
-export const renderLtiError: ErrorRenderer = (ctx, error) => {
-  ctx.status = error.status;
+function sendHtml(ctx: AppContext, page: string): void {
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = errorPage(
-    error.status,
-    error.status >= 500 ? 'Something went wrong; try again.' : error.message,
-    ctx.state.requestId,
+  ctx.body = page;
+}
+
+/** LTI pages answer errors as HTML pages the LMS frame can show. */
+const renderLtiError: ErrorRenderer = (ctx, error) => {
+  ctx.status = error.status;
+  sendHtml(
+    ctx,
+    errorPage(
+      error.status,
+      error.status >= 500 ? 'Something went wrong; try again.' : error.message,
+      ctx.state.requestId,
+    ),
   );
 };
+
+type DeepLinkSession = LtiSession & { deepLinking: DeepLinkingSettings };
 
 const form = koaBody({
   urlencoded: true,
@@ -76,13 +94,26 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     return outcome;
   };
 
-  const session = (ctx: AppContext, token: unknown): LtiSession => {
-    const found = deps.lti.sessions.verify(typeof token === 'string' ? token : undefined);
+  const session = (token: string | undefined): LtiSession => {
+    const found = deps.lti.sessions.verify(token);
     if (!found)
       throw new UnauthorizedError(
         'Your session has expired; open gradebridge from your course again.',
       );
     return found;
+  };
+
+  const staffSession = (token: string, refusal: string): LtiSession => {
+    const s = session(token);
+    if (!s.staff) throw new ForbiddenError(refusal);
+    return s;
+  };
+
+  const deepLinkSession = (token: string | undefined): DeepLinkSession => {
+    const s = session(token);
+    if (!s.deepLinking || !s.staff)
+      throw new ForbiddenError('This session cannot add content to the course.');
+    return s as DeepLinkSession;
   };
 
   const appUrl = (token: string, notice?: string) =>
@@ -100,9 +131,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
         302: { description: 'To the platform authorization endpoint' },
         400: { description: 'HTML error page' },
       },
-      handler: async (ctx) => {
-        await delegate(ctx);
-      },
+      handler: delegate,
     });
   }
 
@@ -154,9 +183,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     operationId: 'ltiKeys',
     summary: "The tool's public keys (JWKS), one per registered platform",
     responses: { 200: { description: 'JWK set' } },
-    handler: async (ctx) => {
-      await delegate(ctx);
-    },
+    handler: delegate,
   });
 
   surface.route({
@@ -179,17 +206,19 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           openidConfiguration: query.openid_configuration,
           registrationToken: query.registration_token,
         });
-        ctx.type = 'text/html; charset=utf-8';
-        ctx.body = layout(
-          'Registered',
-          html`<h1>gradebridge is registered</h1>
-            <p>Platform ${registered.issuer}, deployment ${registered.deployments.join(', ')}.</p>
-            <script>
-              (window.opener || window.parent).postMessage(
-                { subject: 'org.imsglobal.lti.close' },
-                '*',
-              );
-            </script>`,
+        sendHtml(
+          ctx,
+          layout(
+            'Registered',
+            html`<h1>gradebridge is registered</h1>
+              <p>Platform ${registered.issuer}, deployment ${registered.deployments.join(', ')}.</p>
+              <script>
+                (window.opener || window.parent).postMessage(
+                  { subject: 'org.imsglobal.lti.close' },
+                  '*',
+                );
+              </script>`,
+          ),
         );
       } catch (err) {
         if (err instanceof RegistrationError) throw new BadRequestError(err.message);
@@ -217,23 +246,39 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     query: z.object({ session: z.string().optional(), notice: z.string().max(200).optional() }),
     responses: { 200: { description: 'HTML' } },
     handler: async (ctx, { query }) => {
-      const s = session(ctx, query.session);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = await renderCourse(deps, s, query.session!, query.notice ?? null);
+      const s = session(query.session);
+      sendHtml(ctx, await renderCourse(deps, s, query.session!, query.notice ?? null));
     },
   });
 
-  surface.route({
-    method: 'post',
-    path: '/app/pull',
-    operationId: 'ltiPullNow',
-    summary: 'Queue a pull of line items, results and roster from the LMS (staff)',
-    bodyParser: form,
-    body: z.object({ session: z.string() }),
-    responses: { 303: { description: 'Back to the course page' } },
-    handler: async (ctx, { body }) => {
-      const s = session(ctx, body.session);
-      if (!s.staff) throw new AppError(403, 'forbidden', 'Only course staff can pull grades.');
+  /** A staff button on the course page: does its work, then back to the page with a notice. */
+  const staffAction = (
+    route: { path: string; operationId: string; summary: string; refusal: string },
+    act: (s: LtiSession) => Promise<string>,
+  ) =>
+    surface.route({
+      method: 'post',
+      path: route.path,
+      operationId: route.operationId,
+      summary: route.summary,
+      bodyParser: form,
+      body: z.object({ session: z.string() }),
+      responses: { 303: { description: 'Back to the course page' } },
+      handler: async (ctx, { body }) => {
+        const notice = await act(staffSession(body.session, route.refusal));
+        ctx.status = 303;
+        ctx.redirect(appUrl(body.session, notice));
+      },
+    });
+
+  staffAction(
+    {
+      path: '/app/pull',
+      operationId: 'ltiPullNow',
+      summary: 'Queue a pull of line items, results and roster from the LMS (staff)',
+      refusal: 'Only course staff can pull grades.',
+    },
+    async (s) => {
       const queued = await enqueue(
         deps.db,
         'lti.pull',
@@ -245,28 +290,18 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           maxAttempts: 3,
         },
       );
-      ctx.status = 303;
-      ctx.redirect(
-        appUrl(
-          body.session,
-          queued ? 'A pull from the LMS is queued.' : 'A pull from the LMS was already queued.',
-        ),
-      );
+      return queued ? 'A pull from the LMS is queued.' : 'A pull from the LMS was already queued.';
     },
-  });
+  );
 
-  surface.route({
-    method: 'post',
-    path: '/app/send-final',
-    operationId: 'ltiSendFinalGrades',
-    summary: "Send the course's final grades to the SIS through Data Sync (staff)",
-    bodyParser: form,
-    body: z.object({ session: z.string() }),
-    responses: { 303: { description: 'Back to the course page' } },
-    handler: async (ctx, { body }) => {
-      const s = session(ctx, body.session);
-      if (!s.staff)
-        throw new AppError(403, 'forbidden', 'Only course staff can send final grades.');
+  staffAction(
+    {
+      path: '/app/send-final',
+      operationId: 'ltiSendFinalGrades',
+      summary: "Send the course's final grades to the SIS through Data Sync (staff)",
+      refusal: 'Only course staff can send final grades.',
+    },
+    async (s) => {
       const conn = await deps.exchange.connection(deps.db, s.tenantId);
       if (!conn)
         throw new AppError(409, 'not_connected', 'This school has no Data Sync connection.');
@@ -277,17 +312,11 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
         s.userId,
         isoNow(deps.clock),
       );
-      ctx.status = 303;
-      ctx.redirect(
-        appUrl(
-          body.session,
-          queued !== null
-            ? 'Final grades are being sent to the SIS.'
-            : 'A send of final grades was already queued.',
-        ),
-      );
+      return queued !== null
+        ? 'Final grades are being sent to the SIS.'
+        : 'A send of final grades was already queued.';
     },
-  });
+  );
 
   surface.route({
     method: 'get',
@@ -301,9 +330,9 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     }),
     responses: { 200: { description: 'HTML' } },
     handler: async (ctx, { query }) => {
-      const s = session(ctx, query.session);
+      const s = session(query.session);
       if (!s.staff && query.user !== s.userId)
-        throw new AppError(403, 'forbidden', 'You can see only your own grades.');
+        throw new ForbiddenError('You can see only your own grades.');
       const column = await deps
         .db('grade_columns')
         .where({ id: query.column, course_id: s.courseId })
@@ -334,55 +363,50 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           'e.remote_id',
         );
       const course = await deps.db('courses').where({ id: s.courseId }).first('title');
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = gradeHistoryPage({
-        session: query.session!,
-        courseTitle: course?.title ?? 'Course',
-        columnName: column.name,
-        learnerName: learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner',
-        versions: versions.map((v) => ({
-          id: Number(v.id),
-          score: v.score,
-          grade: v.grade,
-          gradedAt: toIso(v.graded_at)!,
-          source: v.source,
-          grader: v.grader ?? null,
-          sends: sends
-            .filter((x) => Number(x.version_id) === Number(v.id))
-            .map((x) => ({
-              status: x.status,
-              exchange: x.remote_id,
-              at: toIso(x.updated_at)!,
-              error: x.error_code ? `${x.error_code}: ${x.error_message ?? ''}` : null,
-            })),
-        })),
-      });
+      sendHtml(
+        ctx,
+        gradeHistoryPage({
+          session: query.session!,
+          courseTitle: course?.title ?? 'Course',
+          columnName: column.name,
+          learnerName: learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner',
+          versions: versions.map((v) => ({
+            id: Number(v.id),
+            score: v.score,
+            grade: v.grade,
+            gradedAt: toIso(v.graded_at)!,
+            source: v.source,
+            grader: v.grader ?? null,
+            sends: sends
+              .filter((x) => Number(x.version_id) === Number(v.id))
+              .map((x) => ({
+                status: x.status,
+                exchange: x.remote_id,
+                at: toIso(x.updated_at)!,
+                error: x.error_code ? `${x.error_code}: ${x.error_message ?? ''}` : null,
+              })),
+          })),
+        }),
+      );
     },
   });
 
-  surface.route({
-    method: 'post',
-    path: '/app/lineitems',
-    operationId: 'ltiCreateLineItems',
-    summary: 'Create LMS line items for the columns that have none (staff)',
-    bodyParser: form,
-    body: z.object({ session: z.string() }),
-    responses: { 303: { description: 'Back to the course page' } },
-    handler: async (ctx, { body }) => {
-      const s = session(ctx, body.session);
-      if (!s.staff)
-        throw new AppError(403, 'forbidden', 'Only course staff can create line items.');
-      let notice: string;
+  staffAction(
+    {
+      path: '/app/lineitems',
+      operationId: 'ltiCreateLineItems',
+      summary: 'Create LMS line items for the columns that have none (staff)',
+      refusal: 'Only course staff can create line items.',
+    },
+    async (s) => {
       try {
         const created = await createMissingLineItems(deps, s.ltiContextId);
-        notice = `${created} line item${created === 1 ? '' : 's'} created in the LMS.`;
+        return `${created} line item${created === 1 ? '' : 's'} created in the LMS.`;
       } catch (err) {
-        notice = `No line items were created: ${(err as Error).message}.`;
+        return `No line items were created: ${(err as Error).message}.`;
       }
-      ctx.status = 303;
-      ctx.redirect(appUrl(body.session, notice));
     },
-  });
+  );
 
   surface.route({
     method: 'get',
@@ -392,9 +416,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     query: z.object({ session: z.string().optional() }),
     responses: { 200: { description: 'HTML' } },
     handler: async (ctx, { query }) => {
-      const s = session(ctx, query.session);
-      if (!s.deepLinking || !s.staff)
-        throw new AppError(403, 'forbidden', 'This session cannot add content to the course.');
+      const s = deepLinkSession(query.session);
       const course = await deps.db('courses').where({ id: s.courseId }).first('title');
       const columns = await deps
         .db('grade_columns')
@@ -402,12 +424,14 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
         .whereNull('deleted_at')
         .orderBy('id')
         .select('id', 'name', 'points');
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = deepLinkPage({
-        session: query.session!,
-        courseTitle: course?.title ?? 'your course',
-        columns,
-      });
+      sendHtml(
+        ctx,
+        deepLinkPage({
+          session: query.session!,
+          courseTitle: course?.title ?? 'your course',
+          columns,
+        }),
+      );
     },
   });
 
@@ -428,24 +452,24 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       200: { description: 'An auto-submitting form to the platform with the signed response' },
     },
     handler: async (ctx, { body }) => {
-      const s = session(ctx, body.session);
-      if (!s.deepLinking || !s.staff)
-        throw new AppError(403, 'forbidden', 'This session cannot add content to the course.');
+      const s = deepLinkSession(body.session);
       const x = await loadLtiContext(deps.db, s.ltiContextId);
-      if (!x) throw new AppError(404, 'not_found', 'The course is no longer known.');
+      if (!x) throw new NotFoundError('The course is no longer known.');
       const item: Record<string, unknown> = {
         type: 'ltiResourceLink',
         title: body.title,
         url: `${baseUrl(ctx)}/lti/launch`,
       };
       if (body.column) {
-        let column: { id: number; name: string; points: number } | undefined;
+        let column: LtiColumn | undefined;
         if (body.column === 'new') {
           const label = body.label || body.title;
           const points = Number(body.points ?? '100');
           if (!(points >= 0) || !Number.isFinite(points))
             throw new BadRequestError('points must be a non-negative number');
-          column = await createColumn(deps, x.tenantId, x.courseId, label, points);
+          column = await inTransaction(deps.db, (trx) =>
+            createColumn(trx, x.tenantId, x.courseId, label, points, isoNow(deps.clock)),
+          );
         } else {
           column = await deps
             .db('grade_columns')
@@ -454,12 +478,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
             .first('id', 'name', 'points');
           if (!column) throw new BadRequestError('That column does not exist in this course.');
         }
-        item.lineItem = {
-          scoreMaximum: column.points > 0 ? column.points : 100,
-          label: column.name,
-          resourceId: resourceIdOf(column.id),
-          tag: 'gradebridge',
-        };
+        item.lineItem = lineItemFor(column);
       }
       const jwt = await deps.lti.engine.deepLinkingResponse(
         {
@@ -470,48 +489,15 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
         [item],
         `Added "${body.title}".`,
       );
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = autoSubmitPage('Returning to your course…', s.deepLinking.deep_link_return_url, {
-        JWT: jwt,
-      });
+      sendHtml(
+        ctx,
+        autoSubmitPage('Returning to your course…', s.deepLinking.deep_link_return_url, {
+          JWT: jwt,
+        }),
+      );
     },
   });
   return surface;
-}
-
-async function createColumn(
-  deps: AppDeps,
-  tenantId: number,
-  courseId: number,
-  label: string,
-  points: number,
-) {
-  return inTransaction(deps.db, async (trx) => {
-    const now = isoNow(deps.clock);
-    const taken = new Set(
-      (
-        await trx('grade_columns')
-          .where({ course_id: courseId })
-          .whereNull('deleted_at')
-          .select('name')
-      ).map((r) => r.name),
-    );
-    let name = label.slice(0, 320);
-    for (let n = 2; taken.has(name); n++) name = `${label.slice(0, 320)} (${n})`;
-    const [row] = await trx('grade_columns')
-      .insert({
-        tenant_id: tenantId,
-        course_id: courseId,
-        name,
-        item_type: 'ASSIGNMENT',
-        points,
-        source: 'lti',
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id');
-    return { id: row.id as number, name, points };
-  });
 }
 
 async function renderCourse(
@@ -637,9 +623,7 @@ async function renderCourse(
     lastPull: {
       at: head.last_pull_at ?? null,
       status: head.last_pull_status ?? null,
-      summary: head.last_pull_summary
-        ? (JSON.parse(head.last_pull_summary) as Record<string, unknown>)
-        : null,
+      summary: parseJson<Record<string, unknown>>(head.last_pull_summary),
     },
     pullQueued: head.queued_job !== null,
     notice,

@@ -9,9 +9,10 @@ import { loadCourseColumns } from '../grades/course-columns.js';
 import { GradeBatch, type GradebookChange } from '../grades/grade-batch.js';
 import { gradeText } from '../grades/grading.js';
 import { recalculate } from '../grades/recalculate.js';
-import type { ServiceContext } from './engine.js';
+import type { Page, ServiceContext } from './engine.js';
 import { enrollmentRole } from './launch-check.js';
 import { findExternalIds, findLocalIds, linkExternalId } from './mappings.js';
+import { linkPlatformUser, setEnrollment } from './people.js';
 
 export const AGS = {
   lineItem: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
@@ -20,9 +21,23 @@ export const AGS = {
   score: 'https://purl.imsglobal.org/spec/lti-ags/scope/score',
 } as const;
 
-/** The resourceId gradebridge gives the line items it creates for its columns. */
-export const resourceIdOf = (columnId: number) => `gradebridge-column-${columnId}`;
 const COLUMN_RESOURCE = /^gradebridge-column-(\d+)$/;
+
+export interface LtiColumn {
+  id: number;
+  name: string;
+  points: number;
+}
+
+/** The line item gradebridge gives the platform for one of its columns (created here or by deep linking). */
+export function lineItemFor(column: LtiColumn): Record<string, unknown> {
+  return {
+    scoreMaximum: column.points > 0 ? column.points : 100,
+    label: column.name,
+    resourceId: `gradebridge-column-${column.id}`,
+    tag: 'gradebridge',
+  };
+}
 
 export interface LtiContextRow {
   id: number;
@@ -112,28 +127,9 @@ async function ensurePlatformUsers(
   let created = 0;
   for (const p of people) {
     if (ids.has(p.sub)) continue;
-    const bySourcedId = p.sourcedId
-      ? await trx('users').where({ tenant_id: x.tenantId, batch_uid: p.sourcedId }).first('id')
-      : undefined;
-    let userId = bySourcedId?.id as number | undefined;
-    if (!userId) {
-      const [row] = await trx('users')
-        .insert({
-          tenant_id: x.tenantId,
-          uuid: randomUUID(),
-          batch_uid: p.sourcedId ?? null,
-          name: p.name ?? null,
-          email: p.email ?? null,
-          kind: 'person',
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id');
-      userId = row.id as number;
-      created++;
-    }
-    await linkExternalId(trx, x.tenantId, 'user', x.issuer, p.sub, userId, now);
-    ids.set(p.sub, userId);
+    const linked = await linkPlatformUser(trx, x.tenantId, x.issuer, p.sub, p, now);
+    if (linked.created) created++;
+    ids.set(p.sub, linked.userId);
   }
   return { ids, created };
 }
@@ -173,22 +169,7 @@ async function pullRoster(deps: AppDeps, x: LtiContextRow, summary: PullSummary)
             .whereNot({ name })
             .update({ name, updated_at: now });
         const role = enrollmentRole(Array.isArray(m.roles) ? (m.roles as string[]) : []);
-        const existing = await trx('enrollments')
-          .where({ course_id: x.courseId, user_id: userId })
-          .first('id', 'role');
-        if (!existing) {
-          await trx('enrollments').insert({
-            tenant_id: x.tenantId,
-            course_id: x.courseId,
-            user_id: userId,
-            role,
-            source: 'lti',
-            created_at: now,
-            updated_at: now,
-          });
-        } else if (existing.role !== role) {
-          await trx('enrollments').where({ id: existing.id }).update({ role, updated_at: now });
-        }
+        await setEnrollment(trx, x.tenantId, x.courseId, userId, role, now);
       }
     });
     next = page.next ?? undefined;
@@ -227,11 +208,25 @@ async function columnFor(
       return column.id;
     }
   }
-  // A new column; its name is the label, made unique among the course's live columns.
+  const column = await createColumn(trx, x.tenantId, x.courseId, label, points, now);
+  await linkExternalId(trx, x.tenantId, 'lineitem', x.issuer, url, column.id, now);
+  summary.columnsCreated++;
+  return column.id;
+}
+
+/** A new LTI column; its name is the label, made unique among the course's live columns. */
+export async function createColumn(
+  trx: Trx,
+  tenantId: number,
+  courseId: number,
+  label: string,
+  points: number,
+  now: string,
+): Promise<LtiColumn> {
   const taken = new Set(
     (
       await trx('grade_columns')
-        .where({ course_id: x.courseId })
+        .where({ course_id: courseId })
         .whereNull('deleted_at')
         .select('name')
     ).map((r) => r.name as string),
@@ -240,8 +235,8 @@ async function columnFor(
   for (let n = 2; taken.has(name); n++) name = `${label.slice(0, 320)} (${n})`;
   const [row] = await trx('grade_columns')
     .insert({
-      tenant_id: x.tenantId,
-      course_id: x.courseId,
+      tenant_id: tenantId,
+      course_id: courseId,
       name,
       item_type: 'ASSIGNMENT',
       points,
@@ -250,9 +245,19 @@ async function columnFor(
       updated_at: now,
     })
     .returning('id');
-  await linkExternalId(trx, x.tenantId, 'lineitem', x.issuer, url, row.id, now);
-  summary.columnsCreated++;
-  return row.id as number;
+  return { id: row.id as number, name, points };
+}
+
+/** Every item of a paged read, following its `next` links. */
+async function readAll<T>(read: (url?: string) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | undefined;
+  do {
+    const page = await read(next);
+    items.push(...page.items);
+    next = page.next ?? undefined;
+  } while (next);
+  return items;
 }
 
 /**
@@ -275,23 +280,16 @@ export async function pullContext(deps: AppDeps, ltiContextId: number): Promise<
   };
   await pullRoster(deps, x, summary);
   if (x.lineItemsUrl) {
-    const items: Array<Record<string, unknown>> = [];
-    let next: string | undefined;
-    do {
-      const page = await deps.lti.engine.lineItems(serviceContext(x), next);
-      items.push(...page.items.filter((i) => text(i.id)));
-      next = page.next ?? undefined;
-    } while (next);
+    const service = serviceContext(x);
+    const items = (await readAll((url) => deps.lti.engine.lineItems(service, url))).filter((i) =>
+      text(i.id),
+    );
     summary.lineItems = items.length;
     const pullId = randomUUID();
     for (const item of items) {
-      const results: Array<Record<string, unknown>> = [];
-      let page: string | undefined;
-      do {
-        const r = await deps.lti.engine.results(serviceContext(x), item.id as string, page);
-        results.push(...r.items);
-        page = r.next ?? undefined;
-      } while (page);
+      const results = await readAll((url) =>
+        deps.lti.engine.results(service, item.id as string, url),
+      );
       summary.results += results.length;
       await inTransaction(deps.db, (trx) =>
         applyResults(trx, x, item, results, pullId, isoNow(deps.clock), summary),
@@ -371,26 +369,21 @@ async function applyResults(
 
 /** Runs a pull and keeps its outcome on the context (shown on the course page). */
 export async function pullAndRecord(deps: AppDeps, ltiContextId: number): Promise<PullSummary> {
-  try {
-    const summary = await pullContext(deps, ltiContextId);
-    await deps
+  const record = (status: 'ok' | 'failed', summary: object) =>
+    deps
       .db('lti_contexts')
       .where({ id: ltiContextId })
       .update({
         last_pull_at: isoNow(deps.clock),
-        last_pull_status: 'ok',
+        last_pull_status: status,
         last_pull_summary: JSON.stringify(summary),
       });
+  try {
+    const summary = await pullContext(deps, ltiContextId);
+    await record('ok', summary);
     return summary;
   } catch (err) {
-    await deps
-      .db('lti_contexts')
-      .where({ id: ltiContextId })
-      .update({
-        last_pull_at: isoNow(deps.clock),
-        last_pull_status: 'failed',
-        last_pull_summary: JSON.stringify({ error: (err as Error).message }),
-      });
+    await record('failed', { error: (err as Error).message });
     throw err;
   }
 }
@@ -416,22 +409,15 @@ export async function createMissingLineItems(deps: AppDeps, ltiContextId: number
   let created = 0;
   for (const c of columns) {
     if (linked.has(c.id)) continue;
-    const item = await deps.lti.engine.createLineItem(serviceContext(x), {
-      label: c.name,
-      scoreMaximum: c.points > 0 ? c.points : 100,
-      resourceId: resourceIdOf(c.id),
-      tag: 'gradebridge',
-    });
-    await inTransaction(deps.db, (trx) =>
-      linkExternalId(
-        trx,
-        x.tenantId,
-        'lineitem',
-        x.issuer,
-        item.id as string,
-        c.id,
-        isoNow(deps.clock),
-      ),
+    const item = await deps.lti.engine.createLineItem(serviceContext(x), lineItemFor(c));
+    await linkExternalId(
+      deps.db,
+      x.tenantId,
+      'lineitem',
+      x.issuer,
+      item.id as string,
+      c.id,
+      isoNow(deps.clock),
     );
     created++;
   }
