@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
-import type { Db } from '../db/knex.js';
+import type { Db, Executor } from '../db/knex.js';
 import { parseJson } from '../grades/json.js';
 
 /**
@@ -23,7 +22,18 @@ interface Collection {
   createdAt?: boolean;
   /** The fields of the table's unique key: a Replace by exactly these is one upsert. */
   unique?: string[];
+  /** The table has no doc column: a document is its key fields. */
+  keysOnly?: boolean;
 }
+
+/** ltijs keeps the tool's key pairs as two collections; one table holds both. */
+const keyCollection = (kind: 'public' | 'private'): Collection => ({
+  table: 'lti_keys',
+  keys: { kid: 'kid', platformUrl: 'platform_url', clientId: 'client_id' },
+  encrypted: true,
+  discriminator: ['kind', kind],
+  createdAt: true,
+});
 
 const COLLECTIONS: Record<string, Collection> = {
   idtoken: {
@@ -44,29 +54,21 @@ const COLLECTIONS: Record<string, Collection> = {
     createdAt: true,
   },
   platformStatus: { table: 'lti_platform_status', keys: { id: 'id' } },
-  publickey: {
-    table: 'lti_keys',
-    keys: { kid: 'kid', platformUrl: 'platform_url', clientId: 'client_id' },
-    encrypted: true,
-    discriminator: ['kind', 'public'],
-    createdAt: true,
-  },
-  privatekey: {
-    table: 'lti_keys',
-    keys: { kid: 'kid', platformUrl: 'platform_url', clientId: 'client_id' },
-    encrypted: true,
-    discriminator: ['kind', 'private'],
-    createdAt: true,
-  },
+  publickey: keyCollection('public'),
+  privatekey: keyCollection('private'),
   accesstoken: {
     table: 'lti_access_tokens',
     keys: { platformUrl: 'platform_url', clientId: 'client_id', scopes: 'scopes' },
     encrypted: true,
     createdAt: true,
   },
-  nonce: { table: 'lti_nonces', keys: { nonce: 'nonce' }, createdAt: true },
+  nonce: { table: 'lti_nonces', keys: { nonce: 'nonce' }, createdAt: true, keysOnly: true },
   state: { table: 'lti_states', keys: { state: 'state' }, createdAt: true },
 };
+
+/** How a value of a field ltijs queries by is stored in its column. */
+const columnValue = (value: unknown): string | null =>
+  value === undefined || value === null ? null : String(value);
 
 function collection(name: string): Collection {
   const c = COLLECTIONS[name];
@@ -128,13 +130,13 @@ export class KnexLtiStore {
   }
 
   /** Rows matching a query: indexed fields in SQL, any other field checked on the document. */
-  private select(executor: Knex | Knex.Transaction, c: Collection, query: Doc | undefined) {
+  private select(executor: Executor, c: Collection, query: Doc | undefined) {
     const q = executor(c.table);
     if (c.discriminator) q.where(c.discriminator[0], c.discriminator[1]);
     const rest: Doc = {};
     for (const [field, value] of Object.entries(query ?? {})) {
       const column = c.keys[field];
-      if (column) q.where(column, value === undefined || value === null ? null : String(value));
+      if (column) q.where(column, columnValue(value));
       else rest[field] = value;
     }
     return { q, rest };
@@ -174,14 +176,13 @@ export class KnexLtiStore {
     const source = c.encrypted ? { ...item, ...index } : item;
     const row: Record<string, unknown> = {};
     for (const [field, column] of Object.entries(c.keys)) {
-      const value = source[field] ?? index?.[field];
-      row[column] = value === undefined || value === null ? null : String(value);
+      row[column] = columnValue(source[field] ?? index?.[field]);
     }
     if (c.discriminator) row[c.discriminator[0]] = c.discriminator[1];
     if (c.encrypted) {
       if (!secret) throw new Error(`collection ${c.table} is stored encrypted; ltijs sent no key`);
       Object.assign(row, this.encrypt(secret, item));
-    } else if (c.table !== 'lti_nonces') {
+    } else if (!c.keysOnly) {
       row.doc = JSON.stringify(item);
     }
     if (c.createdAt) row.created_at = this.now();
@@ -242,7 +243,7 @@ export class KnexLtiStore {
         const update: Record<string, unknown> = {};
         for (const [field, value] of Object.entries(modification)) {
           const column = c.keys[field];
-          if (column) update[column] = value === undefined || value === null ? null : String(value);
+          if (column) update[column] = columnValue(value);
         }
         if (!c.encrypted) {
           const doc = parseJson<Doc>(row.doc) ?? {};
@@ -257,14 +258,16 @@ export class KnexLtiStore {
             }),
           );
         }
-        const target = trx(c.table).where('id' in row ? { id: row.id } : this.primary(c, row));
-        if (Object.keys(update).length > 0) await target.update(update);
+        if (Object.keys(update).length > 0)
+          await trx(c.table).where(this.primary(c, row)).update(update);
       }
     });
     return true;
   }
 
+  /** What identifies a row: its id, or (tables without one) its key columns. */
   private primary(c: Collection, row: Record<string, unknown>): Record<string, unknown> {
+    if ('id' in row) return { id: row.id };
     const where: Record<string, unknown> = {};
     for (const column of Object.values(c.keys)) where[column] = row[column];
     return where;
@@ -280,9 +283,7 @@ export class KnexLtiStore {
     const rows = (await q) as Array<Record<string, unknown>>;
     for (const row of rows) {
       if (this.matches(this.document(c, row, false), rest)) {
-        await this.db(c.table)
-          .where('id' in row ? { id: row.id } : this.primary(c, row))
-          .delete();
+        await this.db(c.table).where(this.primary(c, row)).delete();
       }
     }
     return true;
