@@ -3,6 +3,7 @@ import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { ROUTES, type PlatformInfo } from './engine.js';
+import { AGS } from './services.js';
 
 export class RegistrationError extends Error {}
 
@@ -138,10 +139,10 @@ export function registrationUrl(
 }
 
 const TOOL_SCOPES = [
-  'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+  AGS.lineItem,
+  AGS.lineItemRead,
+  AGS.resultRead,
+  AGS.score,
   'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly',
 ];
 
@@ -244,7 +245,7 @@ export async function dynamicRegistration(
     tenantId,
     issuer,
     clientId,
-    name: typeof product === 'string' ? product : new URL(issuer).host,
+    name: typeof product === 'string' ? product : undefined,
     authenticationEndpoint: config.authorization_endpoint as string,
     accessTokenEndpoint: config.token_endpoint as string,
     authorizationServer:
