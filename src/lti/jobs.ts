@@ -14,30 +14,25 @@ export const pullJob: JobDefinition = {
 
 const HOUR = 3600_000;
 
+/** Each table ltijs and the login flow fill, the time column that ages a row, and how old a row may get. */
+const CLEANUP: Array<[table: string, column: string, maxAgeMs: number]> = [
+  ['lti_logins', 'expires_at', HOUR],
+  ['lti_nonces', 'created_at', 24 * HOUR],
+  ['lti_states', 'created_at', HOUR],
+  ['lti_idtokens', 'created_at', 24 * HOUR],
+  ['lti_contexttokens', 'created_at', 24 * HOUR],
+  ['lti_access_tokens', 'created_at', 24 * HOUR],
+];
+
 /** Expires what ltijs and the login flow leave behind (MongoDB would expire these with TTL indexes). */
 export const ltiCleanupJob: JobDefinition = {
   name: 'lti.cleanup',
   maxAttempts: 3,
   async run({ deps }) {
-    const ago = (ms: number) => new Date(deps.clock.now() - ms).toISOString();
-    await deps.db('lti_logins').where('expires_at', '<', ago(HOUR)).delete();
-    await deps
-      .db('lti_nonces')
-      .where('created_at', '<', ago(24 * HOUR))
-      .delete();
-    await deps.db('lti_states').where('created_at', '<', ago(HOUR)).delete();
-    await deps
-      .db('lti_idtokens')
-      .where('created_at', '<', ago(24 * HOUR))
-      .delete();
-    await deps
-      .db('lti_contexttokens')
-      .where('created_at', '<', ago(24 * HOUR))
-      .delete();
-    await deps
-      .db('lti_access_tokens')
-      .where('created_at', '<', ago(24 * HOUR))
-      .delete();
+    for (const [table, column, maxAgeMs] of CLEANUP) {
+      const before = new Date(deps.clock.now() - maxAgeMs).toISOString();
+      await deps.db(table).where(column, '<', before).delete();
+    }
   },
 };
 
