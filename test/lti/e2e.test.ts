@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { inTransaction } from '../../src/db/transaction.js';
 import { LmsEmulator } from '../../src/emulators/lms/index.js';
+import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { createWorker } from '../../src/jobs/registry.js';
 import { registerPlatform, registrationUrl, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
@@ -179,8 +181,6 @@ describe('LTI end to end against the LMS emulator', function () {
     const s3user = await ctx.db('users').where({ id: s3.local_id }).first('batch_uid', 'uuid');
     expect(s3user.batch_uid).to.equal(null);
     // Grade s3 by the gradebook's own writer, as a teacher's edit would.
-    const { inTransaction } = await import('../../src/db/transaction.js');
-    const { GradeBatch } = await import('../../src/grades/grade-batch.js');
     const gradedAt = '2026-11-22T10:00:00.000Z';
     await inTransaction(ctx.db, async (trx) => {
       const batch = new GradeBatch(trx, t.tenantId, gradedAt);

@@ -6,6 +6,13 @@ import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../he
 
 const KEY = 'an-encryption-key-of-enough-length-1234';
 
+/** Whether the promise rejects. */
+const rejects = (p: Promise<unknown>): Promise<boolean> =>
+  p.then(
+    () => false,
+    () => true,
+  );
+
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`ltijs storage plugin on ${kind}`, function () {
     let database: TestDatabase;
@@ -134,20 +141,18 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     it('keeps keys and access tokens encrypted, readable only with the key', async () => {
       const index = { kid: 'k-1', platformUrl: 'https://lms.example', clientId: 'c1' };
-      await store.Replace(
-        KEY,
-        'privatekey',
-        { platformUrl: index.platformUrl, clientId: 'c1' },
-        { key: '-----BEGIN PRIVATE-----', kid: 'k-1' },
-        index,
-      );
-      await store.Replace(
-        KEY,
-        'publickey',
-        { platformUrl: index.platformUrl, clientId: 'c1' },
-        { key: '-----BEGIN PUBLIC-----', kid: 'k-1' },
-        index,
-      );
+      for (const [name, pem] of [
+        ['privatekey', 'PRIVATE'],
+        ['publickey', 'PUBLIC'],
+      ] as const) {
+        await store.Replace(
+          KEY,
+          name,
+          { platformUrl: index.platformUrl, clientId: 'c1' },
+          { key: `-----BEGIN ${pem}-----`, kid: 'k-1' },
+          index,
+        );
+      }
       const row = await db('lti_keys').where({ kind: 'private', kid: 'k-1' }).first();
       expect(JSON.stringify(row)).not.to.include('BEGIN PRIVATE');
       const priv = (await store.Get(KEY, 'privatekey', { kid: 'k-1' })) as Array<
@@ -156,12 +161,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(priv[0]).to.deep.include({ key: '-----BEGIN PRIVATE-----', kid: 'k-1' });
       const pub = (await store.Get(KEY, 'publickey')) as Array<Record<string, unknown>>;
       expect(pub.map((k) => k.key)).to.deep.equal(['-----BEGIN PUBLIC-----']);
-      let failed = false;
-      try {
-        await store.Get('another-key-another-key-another-key!!', 'privatekey', { kid: 'k-1' });
-      } catch {
-        failed = true;
-      }
+      const failed = await rejects(
+        store.Get('another-key-another-key-another-key!!', 'privatekey', { kid: 'k-1' }),
+      );
       expect(failed).to.equal(true);
       await store.Modify(false, 'publickey', { kid: 'k-1' }, { clientId: 'c2' });
       expect(await store.Get(KEY, 'publickey', { clientId: 'c2' })).to.have.length(1);
@@ -186,12 +188,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     it('inserts and deletes nonces, states and statuses', async () => {
       await store.Insert(false, 'nonce', { nonce: 'n-1' });
       expect(await store.Get(false, 'nonce', { nonce: 'n-1' })).to.have.length(1);
-      let duplicate = false;
-      try {
-        await store.Insert(false, 'nonce', { nonce: 'n-1' });
-      } catch {
-        duplicate = true;
-      }
+      const duplicate = await rejects(store.Insert(false, 'nonce', { nonce: 'n-1' }));
       expect(duplicate).to.equal(true);
       await store.Insert(false, 'state', { state: 's-1', query: { a: '1' } });
       expect(
