@@ -16,9 +16,9 @@ import { LmsEmulator } from '../src/emulators/lms/index.js';
 import { isoNow } from '../src/db/time.js';
 import { inTransaction } from '../src/db/transaction.js';
 import { recordLaunch } from '../src/lti/launch.js';
-import { readClaims } from '../src/lti/launch-check.js';
+import { CLAIM, readClaims } from '../src/lti/launch-check.js';
 import { registerPlatform, toolUrls } from '../src/lti/registration.js';
-import { pullContext } from '../src/lti/services.js';
+import { AGS, pullContext } from '../src/lti/services.js';
 import { createTenant } from '../src/tenants/service.js';
 import { Browser } from '../test/helpers/browser.js';
 import { fmt, machine, percentile, saveResult, startServer } from './lib.js';
@@ -272,24 +272,17 @@ async function pull(): Promise<Record<string, unknown>> {
       {
         iss: lms.issuer,
         sub: 'teacher',
-        'https://purl.imsglobal.org/spec/lti/claim/version': '1.3.0',
-        'https://purl.imsglobal.org/spec/lti/claim/message_type': 'LtiResourceLinkRequest',
-        'https://purl.imsglobal.org/spec/lti/claim/deployment_id': tool.deploymentId,
-        'https://purl.imsglobal.org/spec/lti/claim/roles': [INSTRUCTOR],
-        'https://purl.imsglobal.org/spec/lti/claim/resource_link': { id: 'l' },
-        'https://purl.imsglobal.org/spec/lti/claim/context': {
-          id: 'pull-ctx',
-          title: 'Pull course',
-        },
-        'https://purl.imsglobal.org/spec/lti-ags/claim/endpoint': {
-          scope: [
-            'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
-            'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
-            'https://purl.imsglobal.org/spec/lti-ags/scope/score',
-          ],
+        [CLAIM.version]: '1.3.0',
+        [CLAIM.messageType]: 'LtiResourceLinkRequest',
+        [CLAIM.deploymentId]: tool.deploymentId,
+        [CLAIM.roles]: [INSTRUCTOR],
+        [CLAIM.resourceLink]: { id: 'l' },
+        [CLAIM.context]: { id: 'pull-ctx', title: 'Pull course' },
+        [CLAIM.ags]: {
+          scope: [AGS.lineItem, AGS.resultRead, AGS.score],
           lineitems: `${lms.url}/api/lti/contexts/pull-ctx/lineitems`,
         },
-        'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice': {
+        [CLAIM.nrps]: {
           context_memberships_url: `${lms.url}/api/lti/contexts/pull-ctx/memberships`,
           service_versions: ['2.0'],
         },
