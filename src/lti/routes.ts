@@ -11,7 +11,7 @@ import {
   UnauthorizedError,
 } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
+import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { z } from '../http/validation.js';
 import { parseJson } from '../grades/json.js';
 import { enqueue } from '../jobs/queue.js';
@@ -83,7 +83,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     },
     docs,
   );
-  const baseUrl = (ctx: AppContext) => deps.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`;
+  const baseUrl = (ctx: AppContext) => requestBaseUrl(deps.config, ctx);
 
   /** Hands the request to ltijs's Express app (gradebridge's login and launch checks run first inside it). */
   const delegate = async (ctx: AppContext): Promise<'next' | 'responded'> => {
