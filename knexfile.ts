@@ -6,15 +6,13 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { loadConfig } from './config/index.js';
 import { dbOptionsFromConfig, knexConfig } from './src/db/knex.js';
+import { migratorConfig } from './src/db/migrate.js';
 
 const config = loadConfig();
 
 const knexfile: Knex.Config = {
   ...knexConfig(dbOptionsFromConfig(config)),
-  migrations: {
-    directory: path.resolve(import.meta.dirname, 'migrations'),
-    loadExtensions: [import.meta.filename.endsWith('.ts') ? '.ts' : '.js'],
-  },
+  migrations: migratorConfig,
   seeds: {
     directory: path.resolve(import.meta.dirname, 'seeds'),
     loadExtensions: [import.meta.filename.endsWith('.ts') ? '.ts' : '.js'],

@@ -122,6 +122,17 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect(await tables(db, kind)).to.deep.equal(created);
     });
 
+    it('recognises migrations recorded as .js by the built server or .ts from source', async () => {
+      await migrateLatest(db);
+      const names = (await db('knex_migrations').orderBy('id').pluck('name')) as string[];
+      expect(names.every((n) => !/\.(ts|js)$/.test(n))).to.equal(true);
+      for (const ext of ['.js', '.ts']) {
+        await db('knex_migrations').update({ name: db.raw('name || ?', [ext]) });
+        expect(await migrateLatest(db)).to.deep.equal([]);
+        expect(await db('knex_migrations').orderBy('id').pluck('name')).to.deep.equal(names);
+      }
+    });
+
     it("counts the versions written before the history summary existed, by day in the tenant's zone", async () => {
       await rollbackAll(db);
       await db.migrate.up(migratorConfig); // the foundation only
