@@ -1,41 +1,6 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  baseUrl: string;
-}
-
-/** Starts `tsx src/server.ts` on a free port and waits until it listens. */
-async function start(database: TestDatabase): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DEMO_LMS_PORT: '0',
-      DEMO_DATASYNC_PORT: '0',
-      DATA_DIR: database.dataDir,
-      ...(database.url ? { DATABASE_URL: database.url } : {}),
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30000;
-  while (!/running at \S+/.test(out) || !/"port":\d+/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const port = /"port":(\d+)/.exec(out)![1];
-  return { child, stdout: () => out, baseUrl: `http://127.0.0.1:${port}` };
-}
+import { startServer } from './helpers/server-process.js';
 
 describe('the server process: first start, demo, graceful shutdown', function () {
   this.timeout(90000);
@@ -49,8 +14,8 @@ describe('the server process: first start, demo, graceful shutdown', function ()
   });
 
   it('creates a demo tenant on first start with curl examples that work, and stops cleanly on SIGTERM', async () => {
-    const first = await start(database);
-    const out = first.stdout();
+    const first = await startServer(database, { from: 'source' });
+    const out = first.output();
     const clientId = /client_id:\s+(\S+)/.exec(out)![1]!;
     const secret = /client_secret:\s+(\S+)/.exec(out)![1]!;
     expect(out).to.include("TOKEN=$(curl -s -u '");
@@ -109,18 +74,14 @@ describe('the server process: first start, demo, graceful shutdown', function ()
     expect(logLines.length).to.be.greaterThan(0);
     expect(logLines.join('\n')).not.to.include(secret);
 
-    first.child.kill('SIGTERM');
-    const [code] = await once(first.child, 'exit');
-    expect(code).to.equal(0);
-    expect(first.stdout()).to.include('"msg":"stopped"');
+    expect(await first.stop('SIGTERM')).to.equal(0);
+    expect(first.output()).to.include('"msg":"stopped"');
 
-    const second = await start(database);
-    expect(second.stdout()).not.to.include('client_secret');
+    const second = await startServer(database, { from: 'source' });
+    expect(second.output()).not.to.include('client_secret');
     // On another port, the demo Data Sync is still the demo tenant's.
-    expect(second.stdout()).to.match(/Data Sync emulator: http:\/\/\S+/);
-    expect(second.stdout()).to.include('gradebridge is running at');
-    second.child.kill('SIGINT');
-    const [code2] = await once(second.child, 'exit');
-    expect(code2).to.equal(0);
+    expect(second.output()).to.match(/Data Sync emulator: http:\/\/\S+/);
+    expect(second.output()).to.include('gradebridge is running at');
+    expect(await second.stop('SIGINT')).to.equal(0);
   });
 });
