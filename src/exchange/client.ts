@@ -81,6 +81,8 @@ const MIN_THROTTLE_WAIT_MS = 100;
 const TOKEN_PATH = '(token)';
 
 const MAX_MIN_TIME_MS = 10_000;
+/** A list longer than this many pages is taken for a server that ignores `page`. */
+const MAX_PAGES = 10_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Retry-After in milliseconds: delta seconds or an HTTP date; null when absent or unreadable. */
@@ -90,6 +92,29 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/**
+ * Every page of a list, from page 0 until Data Sync answers an empty page.
+ * Pages are as long as Data Sync's maximum page size (the default page_size),
+ * which the client does not know: a short page is not the last one.
+ */
+export async function* everyPage<T>(
+  list: (page: number) => Promise<T[]>,
+  what = 'a list',
+): AsyncGenerator<T[]> {
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const items = await list(page);
+    if (items.length === 0) return;
+    yield items;
+  }
+  throw new Error(`Data Sync answered more than ${MAX_PAGES} pages listing ${what}`);
+}
+
+async function collect<T>(pages: AsyncGenerator<T[]>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const items of pages) all.push(...items);
+  return all;
 }
 
 /**
@@ -130,6 +155,13 @@ export class ExchangeClient {
       operation: 'listing exchanges',
     });
     return (res?.data ?? []).filter((e): e is Exchange => !!e);
+  }
+
+  /** The exchanges page by page (each page as long as Data Sync's maximum page size), to the last. */
+  exchangePages(
+    filter: { courseAppId?: string | null; state?: string } = {},
+  ): AsyncGenerator<Exchange[]> {
+    return everyPage((page) => this.listExchanges({ ...filter, page }), 'exchanges');
   }
 
   /** Creates an exchange; the API answers `{"data": null}`, so the new exchange is found by listing. */
@@ -179,6 +211,13 @@ export class ExchangeClient {
       operation: `listing the errors of exchange ${id}`,
     });
     return res?.data ?? [];
+  }
+
+  /** Every error of an exchange, all pages. */
+  allErrors(id: string): Promise<ExchangeError[]> {
+    return collect(
+      everyPage((page) => this.listErrors(id, { page }), `the errors of exchange ${id}`),
+    );
   }
 
   async createError(id: string, code: ExchangeErrorCode, details: string): Promise<ExchangeError> {
@@ -273,6 +312,11 @@ export class ExchangeClient {
       operation: 'listing schedules',
     });
     return (res?.data ?? []).filter((s): s is Schedule => !!s);
+  }
+
+  /** Every schedule, all pages. */
+  allSchedules(): Promise<Schedule[]> {
+    return collect(everyPage((page) => this.listSchedules({ page }), 'schedules'));
   }
 
   async updateSchedule(id: string, enabled: boolean): Promise<void> {

@@ -14,12 +14,11 @@ import type { Logger } from '../logger.js';
 import { finishWith, registerExchange, runExchange, type ExchangeTrigger } from './producer.js';
 import type { ConnectionRow } from './service.js';
 
-const PAGE_SIZE = 100;
-
 /**
  * Lists the exchanges Data Sync has waiting (state `created`) for a
- * connection, page by page, and records the ones gradebridge has not seen,
- * each with its job. Returns the new exchanges' row ids.
+ * connection, page by page until Data Sync answers an empty page (its pages
+ * are as long as its own maximum page size), and records the ones gradebridge
+ * has not seen, each with its job. Returns the new exchanges' row ids.
  */
 export async function discoverExchanges(
   deps: AppDeps,
@@ -28,18 +27,14 @@ export async function discoverExchanges(
 ): Promise<number[]> {
   const client = deps.exchange.client(conn);
   const found: number[] = [];
-  for (let page = 0; ; page++) {
-    const exchanges = await client.listExchanges({ page, pageSize: PAGE_SIZE, state: 'created' });
-    if (exchanges.length) {
-      await inTransaction(deps.db, async (trx) => {
-        const now = isoNow(deps.clock);
-        for (const e of exchanges) {
-          const id = await registerExchange(trx, conn, e, trigger, now);
-          if (id !== null) found.push(id);
-        }
-      });
-    }
-    if (exchanges.length < PAGE_SIZE) break;
+  for await (const exchanges of client.exchangePages({ state: 'created' })) {
+    await inTransaction(deps.db, async (trx) => {
+      const now = isoNow(deps.clock);
+      for (const e of exchanges) {
+        const id = await registerExchange(trx, conn, e, trigger, now);
+        if (id !== null) found.push(id);
+      }
+    });
   }
   await deps
     .db('datasync_connections')
@@ -194,13 +189,11 @@ async function findRequested(deps: AppDeps, conn: ConnectionRow, requestId: stri
   const client = deps.exchange.client(conn);
   // Waiting exchanges first (the usual case), then all of them (it may have been answered meanwhile).
   for (const state of ['created', undefined]) {
-    for (let page = 0; ; page++) {
-      const list = await client.listExchanges({ page, pageSize: PAGE_SIZE, state });
+    for await (const list of client.exchangePages({ state })) {
       const hit = list.find(
         (e) => (e.metadata as Record<string, unknown> | null)?.gradebridge_request === requestId,
       );
       if (hit) return hit;
-      if (list.length < PAGE_SIZE) break;
     }
   }
   return null;

@@ -9,6 +9,7 @@ import {
 import { ExchangeApiError, ExchangeClient, retryAfterMs } from '../../src/exchange/client.js';
 import { minTimeFor } from '../../src/exchange/limiter.js';
 import { createLogger } from '../../src/logger.js';
+import { Api } from '../emulators/datasync/helpers.js';
 
 describe('Grades Exchange client: every endpoint, tokens, errors', function () {
   this.timeout(20000);
@@ -81,6 +82,23 @@ describe('Grades Exchange client: every endpoint, tokens, errors', function () {
       'producer_error',
     ]);
     expect((await client.getExchange(failing.id))!.state).to.equal('failed');
+    // Errors posted by someone else, more than a page of them (the maximum page size is 2): all read.
+    const many = ds.createExchange({ query: courseQuery('C-6b'), courseAppId: 'app-1' });
+    const other = await Api.connect(ds, { clientId: 'c1', clientSecret: 's1' });
+    const codes = ['producer_error', 'producer_failure', 'query_conditions_not_supported'];
+    expect(
+      (
+        await other.post(
+          `/exchanges/${many.id}/errors`,
+          [...codes, ...codes].map((code) => ({ code })),
+        )
+      ).status,
+    ).to.equal(200);
+    expect((await client.listErrors(many.id)).map((x) => x.code)).to.have.length(2);
+    expect((await client.allErrors(many.id)).map((x) => x.code)).to.deep.equal([
+      ...codes,
+      ...codes,
+    ]);
     // A refused upload is a typed error with the status and body.
     const err = await client.postData(failing.id, '{"final":true}').catch((x: unknown) => x);
     expect(err).to.be.instanceOf(ExchangeApiError);
@@ -109,6 +127,11 @@ describe('Grades Exchange client: every endpoint, tokens, errors', function () {
     });
     const listed = await client.listSchedules({ page: 0, pageSize: 2 });
     expect(listed.map((x) => x.id)).to.include(schedule.id);
+    // More schedules than a page holds: all of them, page after page.
+    const more = [1, 2, 3].map(() => ds.addSchedule({}).id);
+    const all = (await client.allSchedules()).map((x) => x.id);
+    expect(all).to.include.members([schedule.id, ...more]);
+    expect(all.length).to.be.greaterThan(2);
     expect(await client.runSchedule(schedule.id)).to.equal('queued');
     expect(await client.countExchanges({ state: 'created' })).to.be.greaterThan(0);
     await client.updateSchedule(schedule.id, false);

@@ -61,10 +61,11 @@ export async function gradedCourses(
 export async function connectedDataSync(
   ctx: TestContext,
   tenantId: number,
-  o: { rate?: number; rateLimit?: number | null; concurrency?: number } = {},
+  o: { rate?: number; rateLimit?: number | null; concurrency?: number; maxPageSize?: number } = {},
 ): Promise<{ ds: DataSyncEmulator; conn: ConnectionRow }> {
   const ds = await DataSyncEmulator.start({
     rateLimit: { requestsPerSecond: o.rateLimit ?? null },
+    ...(o.maxPageSize ? { maxPageSize: o.maxPageSize } : {}),
   });
   ds.addClient({
     clientId: `gb-${tenantId}`,
