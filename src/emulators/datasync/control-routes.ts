@@ -76,6 +76,7 @@ function state(core: EmulatorCore) {
     exchanges: summarizeAll(core),
     stats: core.meter.snapshot(),
     rateLimit: core.limiter.current,
+    maxPageSize: core.settings.maxPageSize,
     faults: core.faults.pending(),
     notices: core.notices.deliveries,
     schedules: core.schedules.all().map(scheduleJson),
@@ -92,6 +93,7 @@ function state(core: EmulatorCore) {
  *   input, or `courseSourceId` and `type` instead of a query; or the home page's form);
  * - POST /_emulator/faults (an array, or `{faults}`), DELETE /_emulator/faults;
  * - POST /_emulator/rate-limit: `{requestsPerSecond, retryAfter?, status?}`;
+ * - POST /_emulator/page-size: `{maxPageSize}`, the largest page and the default page_size;
  * - POST /_emulator/clients: `{clientId?, clientSecret?, courseAppId?}` (missing ones generated);
  * - POST /_emulator/reset-stats.
  */
@@ -127,6 +129,15 @@ export function controlRoutes(core: EmulatorCore): Router<EmulatorState> {
     const body = await readJsonObject(ctx);
     asBadRequest(() => core.limiter.configure(body as unknown as RateLimitOptions));
     ctx.body = core.limiter.current;
+  });
+
+  router.post('/page-size', async (ctx) => {
+    const { maxPageSize } = await readJsonObject(ctx);
+    if (typeof maxPageSize !== 'number' || !Number.isInteger(maxPageSize) || maxPageSize < 1) {
+      throw badRequest('maxPageSize must be an integer >= 1.');
+    }
+    core.settings.maxPageSize = maxPageSize;
+    ctx.body = { maxPageSize };
   });
 
   router.post('/clients', async (ctx) => {

@@ -213,6 +213,18 @@ export class DataSyncEmulator {
     this.core.faults.clear();
   }
 
+  // --- paging ---
+
+  /** The largest page a list answers, and its default page_size. */
+  get maxPageSize(): number {
+    return this.core.settings.maxPageSize;
+  }
+
+  setMaxPageSize(maxPageSize: number): void {
+    checkNumberOption('maxPageSize', maxPageSize, 1);
+    this.core.settings.maxPageSize = maxPageSize;
+  }
+
   // --- notices ---
 
   setNotice(notice: NoticeTarget | null): void {

@@ -16,6 +16,28 @@ const cell = (value: unknown) => `<td>${e(String(value ?? ''))}</td>`;
 const table = (head: string[], rows: string[]) =>
   `<table><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr>${rows.join('')}</table>`;
 
+/**
+ * The grades application the exchange is for (its course_app_id): a producer
+ * sees only its own application's exchanges. The registered clients'
+ * applications are offered, the first one chosen, so an exchange asked for
+ * here reaches the producer connected to this emulator.
+ */
+function courseAppField(core: EmulatorCore): string {
+  const apps = [
+    ...new Set(
+      core.clients
+        .list()
+        .map((c) => c.courseAppId)
+        .filter((id): id is string => id !== null),
+    ),
+  ];
+  const options = [
+    ...apps.map((id) => `<option value="${e(id)}">${e(id)}</option>`),
+    '<option value="">none (seen by clients without a course app)</option>',
+  ];
+  return `<label>Course app <select name="courseAppId">${options.join('')}</select></label>`;
+}
+
 function exchangesSection(core: EmulatorCore): string {
   const rows = summarizeAll(core)
     .reverse()
@@ -59,6 +81,7 @@ ${
 <form method="post" action="/_emulator/exchanges">
 <strong>Ask for grades:</strong>
 <label>Course source id <input name="courseSourceId" required></label>
+${courseAppField(core)}
 <label>Type <select name="type">${QUERY_TYPES.map((t) => `<option>${e(t)}</option>`).join('')}</select></label>
 <label>max_data_content_length <input name="maxDataContentLength" type="number" min="1" value="65536"></label>
 <button type="submit">Create exchange</button>
@@ -81,6 +104,7 @@ function statsSection(core: EmulatorCore): string {
         : `${limit.requestsPerSecond}/s, answered ${limit.status}${limit.retryAfter ? ' with Retry-After' : ''}`,
     ],
     ['Faults waiting', core.faults.pending().length],
+    ['Largest page (default page_size)', core.settings.maxPageSize],
   ].map(([name, value]) => `<tr><th>${e(String(name))}</th>${cell(value)}</tr>`);
   const paths = Object.entries(stats.byPath)
     .sort((a, b) => b[1] - a[1])

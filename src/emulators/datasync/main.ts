@@ -18,6 +18,8 @@ function intFromEnv(name: string, fallback: number | null, min: number, max: num
  * Runs the Data Sync emulator on its own:
  * - DATASYNC_PORT (default 4200);
  * - DATASYNC_RATE: a rate limit in requests per second (default none);
+ * - DATASYNC_MAX_PAGE_SIZE: the largest page a list answers, and the default
+ *   page_size (default 100);
  * - DATASYNC_CLIENT_ID / DATASYNC_CLIENT_SECRET: the demo client (default
  *   `demo-client` and a random secret);
  * - DATASYNC_NOTICE_URL / DATASYNC_NOTICE_SECRET: where to send signed
@@ -26,12 +28,14 @@ function intFromEnv(name: string, fallback: number | null, min: number, max: num
 async function main(): Promise<DataSyncEmulator> {
   const port = intFromEnv('DATASYNC_PORT', 4200, 0, 65535)!;
   const rate = intFromEnv('DATASYNC_RATE', null, 1, 1_000_000);
+  const maxPageSize = intFromEnv('DATASYNC_MAX_PAGE_SIZE', 100, 1, 1_000_000)!;
   const noticeUrl = process.env.DATASYNC_NOTICE_URL;
   const notice: NoticeTarget | null = noticeUrl
     ? { url: noticeUrl, secret: process.env.DATASYNC_NOTICE_SECRET ?? 'demo-notice-secret' }
     : null;
   const ds = await DataSyncEmulator.start({
     port,
+    maxPageSize,
     rateLimit: rate === null ? undefined : { requestsPerSecond: rate },
     notice,
   });
@@ -52,6 +56,7 @@ async function main(): Promise<DataSyncEmulator> {
   Client id:            ${client.clientId}
   Client secret:        ${client.clientSecret}
   Rate limit:           ${rate === null ? 'none' : `${rate} requests per second`}
+  Largest page:         ${maxPageSize} (DATASYNC_MAX_PAGE_SIZE)
   Notices:              ${notice ? `${notice.url} (secret ${notice.secret})` : 'none (set DATASYNC_NOTICE_URL)'}
 
 Create an exchange from the home page, or:

@@ -1,7 +1,16 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import request from 'supertest';
-import { DataSyncEmulator } from '../../../src/emulators/datasync/index.js';
-import { Api, createCourseExchange, scoresChunk, startEmulator, tokenFor } from './helpers.js';
+import { DataSyncEmulator, type ExchangeQuery } from '../../../src/emulators/datasync/index.js';
+import {
+  Api,
+  createCourseExchange,
+  scoresChunk,
+  startEmulator,
+  tokenFor,
+  until as waitFor,
+} from './helpers.js';
 
 describe('Data Sync emulator: control API, home page and routing', () => {
   let ds: DataSyncEmulator;
@@ -142,7 +151,92 @@ describe('Data Sync emulator: control API, home page and routing', () => {
     });
   });
 
+  describe('largest page size', () => {
+    it('is set by the control API: pages are that long by default, and a longer page_size is cut to it', async () => {
+      const api = await Api.connect(ds);
+      for (const course of ['P-1', 'P-2', 'P-3', 'P-4', 'P-5']) createCourseExchange(ds, course);
+      const scopes = async (query: string) =>
+        ((await api.get(`/exchanges${query}`)).body.data as Array<{ query: ExchangeQuery }>).map(
+          (x) => x.query.conditions![0]!.scope_id!.name,
+        );
+      expect(await scopes('')).to.have.length(5);
+      const set = await request(ds.url)
+        .post('/_emulator/page-size')
+        .send({ maxPageSize: 2 })
+        .expect(200);
+      expect(set.body).to.deep.equal({ maxPageSize: 2 });
+      expect(ds.maxPageSize).to.equal(2);
+      expect((await request(ds.url).get('/_emulator/state').expect(200)).body.maxPageSize).to.equal(
+        2,
+      );
+      expect(await scopes('')).to.deep.equal(['P-1', 'P-2']);
+      expect(await scopes('?page=2')).to.deep.equal(['P-5']);
+      expect(await scopes('?page=3')).to.deep.equal([]);
+      expect(await scopes('?page_size=50&page=1')).to.deep.equal(['P-3', 'P-4']);
+      expect(await scopes('?page_size=1&page=1')).to.deep.equal(['P-2']);
+      for (const bad of [{}, { maxPageSize: 0 }, { maxPageSize: 2.5 }, { maxPageSize: '3' }]) {
+        await request(ds.url).post('/_emulator/page-size').send(bad).expect(400);
+      }
+      ds.setMaxPageSize(4);
+      expect(await scopes('')).to.deep.equal(['P-1', 'P-2', 'P-3', 'P-4']);
+      expect(() => ds.setMaxPageSize(0)).to.throw(/maxPageSize/);
+      expect((await request(ds.url).get('/').expect(200)).text).to.match(
+        /Largest page \(default page_size\)<\/th><td>4</,
+      );
+    });
+
+    it('is read from DATASYNC_MAX_PAGE_SIZE when the emulator runs on its own', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/emulators/datasync/main.ts'], {
+        env: { ...process.env, DATASYNC_PORT: '0', DATASYNC_MAX_PAGE_SIZE: '3' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      try {
+        await waitFor(() => /listening on (\S+)/.test(out) || child.exitCode !== null, 20000);
+        const url = /listening on (\S+)/.exec(out)?.[1];
+        expect(url, out).to.be.a('string');
+        expect(out).to.match(/Largest page: +3\b/);
+        const state = (await (await fetch(`${url}/_emulator/state`)).json()) as {
+          maxPageSize: number;
+        };
+        expect(state.maxPageSize).to.equal(3);
+      } finally {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+  });
+
   describe('home page', () => {
+    it("offers the clients' course apps in its form, the first chosen, so the exchange reaches them", async () => {
+      ds.addClient({ clientId: 'lms-a', clientSecret: 'a', courseAppId: 'app-a' });
+      ds.addClient({ clientId: 'lms-b', clientSecret: 'b', courseAppId: 'app-b' });
+      const page = (await request(ds.url).get('/').expect(200)).text;
+      const select = /<select name="courseAppId">([\s\S]*?)<\/select>/.exec(page)?.[1];
+      expect(select).to.be.a('string');
+      const values = [...select!.matchAll(/<option value="([^"]*)"/g)].map((m) => m[1]);
+      expect(values).to.deep.equal(['app-a', 'app-b', '']);
+      expect(select).not.to.match(/selected/);
+      await request(ds.url)
+        .post('/_emulator/exchanges')
+        .type('form')
+        .send({ courseSourceId: 'ART-2', type: 'summary', courseAppId: 'app-b' })
+        .expect(303);
+      const b = await Api.connect(ds, { clientId: 'lms-b', clientSecret: 'b' });
+      const a = await Api.connect(ds, { clientId: 'lms-a', clientSecret: 'a' });
+      expect((await b.get('/exchanges')).body.data).to.have.length(1);
+      expect((await a.get('/exchanges')).body.data).to.have.length(0);
+      await request(ds.url)
+        .post('/_emulator/exchanges')
+        .type('form')
+        .send({ courseSourceId: 'ART-3', type: 'summary', courseAppId: '' })
+        .expect(303);
+      expect(ds.exchanges().map((x) => x.courseAppId)).to.deep.equal(['app-b', null]);
+    });
+
     it('shows the exchanges, their progress and the stats, escaped, refreshing itself', async () => {
       const api = await Api.connect(ds);
       const exchange = createCourseExchange(ds, '<script>alert("x")</script>');
