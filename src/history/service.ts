@@ -211,12 +211,20 @@ function versionRows(db: Db): Knex.QueryBuilder {
 }
 
 /**
- * The submissions an API client asked about for one day, grader and
- * assignment: each with the versions that grader wrote that day, newest
- * first, keeping a version only when its score differs from the score of the
- * version kept before it in the submission's whole history (so a regrade that
- * leaves the score alone is not shown). previous_* describe the version just
- * before, on any day; new_* the version itself; current_* the submission now.
+ * The submissions drill-down, as Canvas answers it: the assignment's
+ * submissions that grader graded that day, each with every version of its
+ * history (any day, any grader), newest first.
+ *
+ * Canvas selects a submission by its current grade: given that day by that
+ * grader. Days here keep every version on its own day, so a submission is
+ * also selected when that grader graded it that day in a version since
+ * superseded; every grader and assignment a day lists then leads to its
+ * submissions. Submissions come newest current grade first.
+ *
+ * A version is shown when its score is set and differs from the version
+ * immediately before it (shown or not): scores 7, none, 7 show both 7s.
+ * previous_* describe the version immediately before; new_* the version;
+ * current_* the submission now.
  */
 export async function daySubmissions(
   db: Db,
@@ -228,51 +236,57 @@ export async function daySubmissions(
 ): Promise<Paged<SubmissionHistoryJson>> {
   await assertColumn(db, course, assignmentId);
   const bounds = dayBounds(day, course.timeZone)!;
-  const matching = () => {
-    const q = db('grade_versions')
-      .where('course_id', course.id)
-      .where('column_id', assignmentId)
-      .where('graded_at', '>=', bounds.start)
-      .where('graded_at', '<', bounds.end);
-    if (graderId === 0) q.whereNull('grader_id');
-    else q.where('grader_id', graderId);
-    return q;
-  };
-  const [{ n }] = await matching().countDistinct({ n: 'submission_id' });
+  const gradedThatDay = db('grade_versions')
+    .where('course_id', course.id)
+    .where('column_id', assignmentId)
+    .where('graded_at', '>=', bounds.start)
+    .where('graded_at', '<', bounds.end)
+    .select('submission_id');
+  if (graderId === 0) gradedThatDay.whereNull('grader_id');
+  else gradedThatDay.where('grader_id', graderId);
+  const selected = () =>
+    db('submissions').where('course_id', course.id).whereIn('id', gradedThatDay.clone());
+  const [{ n }] = await selected().count({ n: '*' });
   const submissions = (
-    await matching()
-      .select('submission_id')
-      .max({ last: 'id' })
-      .groupBy('submission_id')
-      .orderBy('last', 'desc')
+    (await selected()
+      .select('id')
+      .orderBy([
+        { column: 'graded_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
       .limit(page.perPage)
-      .offset(page.offset)
-  ).map((r) => (r as unknown as { submission_id: number }).submission_id);
+      .offset(page.offset)) as Array<{ id: number }>
+  ).map((r) => r.id);
   if (submissions.length === 0) return { total: Number(n), items: [] };
   const rows = (await versionRows(db)
     .whereIn('v.submission_id', submissions)
     .orderBy('v.id', 'asc')) as VersionRow[];
-  const startMs = Date.parse(bounds.start);
-  const endMs = Date.parse(bounds.end);
   const bySubmission = groupBy(rows, (r) => r.submission_id);
-  const items = submissions.map((submissionId) => {
-    const history = bySubmission.get(submissionId) ?? [];
-    const versions: HistoryVersionJson[] = [];
-    let previous: VersionRow | null = null;
-    let kept: VersionRow | null = null;
-    for (const row of history) {
-      const keep = row.score !== null && (kept === null || kept.score !== row.score);
-      if (keep) {
-        kept = row;
-        const at = Date.parse(row.graded_at);
-        const byGrader = graderId === 0 ? row.grader_id === null : row.grader_id === graderId;
-        if (at >= startMs && at < endMs && byGrader) versions.push(historyVersion(row, previous));
-      }
-      previous = row;
-    }
-    return { submission_id: submissionId, versions: versions.reverse() };
-  });
+  const items = submissions.map((submissionId) => ({
+    submission_id: submissionId,
+    versions: shownVersions(bySubmission.get(submissionId) ?? []),
+  }));
   return { total: Number(n), items };
+}
+
+/**
+ * A submission's versions (oldest first in, newest first out) that Canvas
+ * shows: a set score that differs from the version immediately before it.
+ */
+function shownVersions(history: VersionRow[]): HistoryVersionJson[] {
+  const shown: HistoryVersionJson[] = [];
+  let previous: VersionRow | null = null;
+  for (const row of history) {
+    if (row.score !== null && (previous === null || !sameScore(previous.score, row.score)))
+      shown.push(historyVersion(row, previous));
+    previous = row;
+  }
+  return shown.reverse();
+}
+
+function sameScore(a: number | null, b: number | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.abs(Number(a) - Number(b)) < 1e-9;
 }
 
 export interface FeedFilter {

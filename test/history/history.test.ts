@@ -159,61 +159,87 @@ describe('Gradebook History API', () => {
     expect((await get(`${base()}/2026-02-28`).expect(200)).body).to.deep.equal([]);
   });
 
-  it("gives a grader's versions of an assignment on a day, with previous_*, new_* and current_*", async () => {
+  it('gives every version of the submissions a grader graded that day, with previous_*, new_* and current_*', async () => {
     const subQ1 = (await ctx.db('submissions').where({ column_id: q, user_id: s1 }).first('id')).id;
-    const res = await get(
-      `${base()}/2026-03-01/graders/${b.graderId}/assignments/${q}/submissions`,
-    ).expect(200);
-    expect(res.body).to.deep.equal([
-      {
-        submission_id: subQ1,
-        versions: [
-          {
-            assignment_id: q,
-            assignment_name: 'Quiz',
-            attempt: null,
-            body: null,
-            current_grade: '9',
-            current_graded_at: canvas(T4),
-            current_grader: 'Teacher Sync',
-            excused: false,
-            grade: '9',
-            grade_matches_current_submission: true,
-            graded_at: canvas(T2),
-            grader: 'Teacher Sync',
-            grader_id: b.graderId,
-            id: subQ1,
-            late: false,
-            missing: false,
-            score: 9,
-            submission_type: null,
-            submitted_at: null,
-            url: null,
-            user_id: s1,
-            user_name: 's1',
-            workflow_state: 'graded',
-            new_grade: '9',
-            new_graded_at: canvas(T2),
-            new_grader: 'Teacher Sync',
-            new_score: 9,
-            previous_grade: '8',
-            previous_graded_at: canvas(T1),
-            previous_grader: 'Registrar',
-          },
-        ],
-      },
-    ]);
+    // Teacher Sync gave s1's Quiz its 9 late on March 1 (New York) and gave the current grade on
+    // March 2: the submission is listed on both days, with its whole history.
+    for (const date of ['2026-03-01', '2026-03-02']) {
+      const res = await get(
+        `${base()}/${date}/graders/${b.graderId}/assignments/${q}/submissions`,
+      ).expect(200);
+      const common = {
+        assignment_id: q,
+        assignment_name: 'Quiz',
+        attempt: null,
+        body: null,
+        current_grade: '9',
+        current_graded_at: canvas(T4),
+        current_grader: 'Teacher Sync',
+        excused: false,
+        grade_matches_current_submission: true,
+        id: subQ1,
+        late: false,
+        missing: false,
+        submission_type: null,
+        submitted_at: null,
+        url: null,
+        user_id: s1,
+        user_name: 's1',
+        workflow_state: 'graded',
+      };
+      expect(res.body, date).to.deep.equal([
+        {
+          submission_id: subQ1,
+          versions: [
+            {
+              ...common,
+              grade: '9',
+              graded_at: canvas(T2),
+              grader: 'Teacher Sync',
+              grader_id: b.graderId,
+              score: 9,
+              new_grade: '9',
+              new_graded_at: canvas(T2),
+              new_grader: 'Teacher Sync',
+              new_score: 9,
+              previous_grade: '8',
+              previous_graded_at: canvas(T1),
+              previous_grader: 'Registrar',
+            },
+            {
+              ...common,
+              grade: '8',
+              graded_at: canvas(T1),
+              grader: 'Registrar',
+              grader_id: t.graderId,
+              score: 8,
+              new_grade: '8',
+              new_graded_at: canvas(T1),
+              new_grader: 'Registrar',
+              new_score: 8,
+              previous_grade: null,
+              previous_graded_at: null,
+              previous_grader: null,
+            },
+          ],
+        },
+      ]);
+    }
   });
 
   it('hides a regrade that did not change the score', async () => {
-    const subQ1 = (await ctx.db('submissions').where({ column_id: q, user_id: s1 }).first('id')).id;
     const res = await get(
       `${base()}/2026-03-02/graders/${b.graderId}/assignments/${q}/submissions`,
     ).expect(200);
-    expect(res.body).to.deep.equal([{ submission_id: subQ1, versions: [] }]);
+    const versions = res.body[0].versions as Array<Record<string, unknown>>;
+    expect(versions.map((v) => [v.score, v.graded_at])).to.deep.equal([
+      [9, canvas(T2)],
+      [8, canvas(T1)],
+    ]);
+    expect(versions.some((v) => v.graded_at === canvas(T4))).to.equal(false);
   });
 
-  it('selects the versions no person graded with grader 0, newest first', async () => {
+  it('selects the submissions no person graded with grader 0, newest first', async () => {
     const subF1 = (await ctx.db('submissions').where({ column_id: f, user_id: s1 }).first('id')).id;
     const subF2 = (await ctx.db('submissions').where({ column_id: f, user_id: s2 }).first('id')).id;
     const res = await get(`${base()}/2026-03-01/graders/0/assignments/${f}/submissions`).expect(
@@ -234,26 +260,23 @@ describe('Gradebook History API', () => {
         ]),
       }),
     );
+    const gos = 'Graded on submission';
     expect(brief).to.deep.equal([
       {
         submission_id: subF1,
         versions: [
-          [
-            90,
-            'A',
-            canvas(T2),
-            'Graded on submission',
-            'B',
-            canvas(T1),
-            'Graded on submission',
-            'A',
-          ],
-          [80, 'B', canvas(T1), 'Graded on submission', null, null, null, 'A'],
+          [90, 'A', canvas(T5), gos, 'B', canvas(T3), gos, 'A'],
+          [85, 'B', canvas(T3), gos, 'A', canvas(T2), gos, 'A'],
+          [90, 'A', canvas(T2), gos, 'B', canvas(T1), gos, 'A'],
+          [80, 'B', canvas(T1), gos, null, null, null, 'A'],
         ],
       },
       {
         submission_id: subF2,
-        versions: [[60, 'D', canvas(T1), 'Graded on submission', null, null, null, 'C']],
+        versions: [
+          [70, 'C', canvas(T4), gos, 'D', canvas(T1), gos, 'C'],
+          [60, 'D', canvas(T1), gos, null, null, null, 'C'],
+        ],
       },
     ]);
   });
@@ -380,6 +403,153 @@ describe('Gradebook History API', () => {
         setTenantTimeZone(trx, t.tenantId, 'America/New_York', isoNow(ctx.clock)),
       );
     }
+  });
+
+  describe('the submissions drill-down, as Canvas selects and filters it', () => {
+    const D1 = '2026-04-01T15:00:00.000Z';
+    const D1b = '2026-04-01T16:00:00.000Z';
+    const D2 = '2026-04-02T15:00:00.000Z';
+    const D3 = '2026-04-03T15:00:00.000Z';
+    let labCourse: string;
+    let labCourseId: number;
+    let lab: number;
+    let u1: number;
+    let u2: number;
+    let sub1: number;
+    let sub2: number;
+    const labBase = () => `/api/v1/courses/${labCourseId}/gradebook_history`;
+    /** Writes one grade the way a teacher's tool would: a version with its own time and grader. */
+    const grade = (iso: string, userId: number, score: number | null, graderId: number) =>
+      inTransaction(ctx.db, async (trx) => {
+        const batch = new GradeBatch(trx, t.tenantId, iso);
+        await batch.load([{ columnId: lab, userId }]);
+        batch.record(
+          {
+            courseId: labCourseId,
+            columnId: lab,
+            userId,
+            score,
+            grade: score === null ? null : String(score),
+            pointsPossible: 10,
+            gradedAt: iso,
+            graderId,
+            source: 'teacher',
+            idempotencyKey: uniqueId('lab'),
+          },
+          { type: 'GradeChanged', user: 'Teacher Sync' },
+        );
+        await batch.flush();
+      });
+    const drill = async (date: string, graderId: number, query = '') =>
+      (
+        await get(
+          `${labBase()}/${date}/graders/${graderId}/assignments/${lab}/submissions${query}`,
+        ).expect(200)
+      ).body as Array<{ submission_id: number; versions: Array<Record<string, unknown>> }>;
+    const brief = (histories: Awaited<ReturnType<typeof drill>>) =>
+      histories.map((h) => ({
+        submission_id: h.submission_id,
+        versions: h.versions.map((v) => [
+          v.score,
+          v.graded_at,
+          v.grader,
+          v.previous_grade,
+          v.previous_graded_at,
+          v.previous_grader,
+        ]),
+      }));
+
+    before(async () => {
+      labCourse = uniqueId('LAB');
+      await at(D1, async () => {
+        await journey(ctx, t.token, 'gradableItemsAPI', [
+          { courseId: labCourse, name: 'Lab', itemType: 'TEST', points: 10 },
+        ]);
+        await journey(ctx, t.token, 'gradeValueAPI', [
+          { courseId: labCourse, userId: 'lab-u1', name: 'Lab', value: '7' },
+          { courseId: labCourse, userId: 'lab-u2', name: 'Lab', value: '5' },
+        ]);
+      });
+      labCourseId = (
+        await ctx.db('courses').where({ tenant_id: t.tenantId, batch_uid: labCourse }).first('id')
+      ).id;
+      lab = (await ctx.db('grade_columns').where({ course_id: labCourseId }).first('id')).id;
+      u1 = (await ctx.db('users').where({ tenant_id: t.tenantId, batch_uid: 'lab-u1' }).first('id'))
+        .id;
+      u2 = (await ctx.db('users').where({ tenant_id: t.tenantId, batch_uid: 'lab-u2' }).first('id'))
+        .id;
+      sub1 = (await ctx.db('submissions').where({ column_id: lab, user_id: u1 }).first('id')).id;
+      sub2 = (await ctx.db('submissions').where({ column_id: lab, user_id: u2 }).first('id')).id;
+      // u1: 7 (Registrar), cleared (Teacher Sync), 7 again (Teacher Sync, the next day).
+      await grade(D1b, u1, null, b.graderId);
+      await grade(D2, u1, 7, b.graderId);
+      // u2: 5 (Registrar), then 6 (Registrar, two days later).
+      await grade(D3, u2, 6, t.graderId);
+    });
+
+    it('keeps a version whose score differs from the version just before it, shown or not (7, none, 7)', async () => {
+      expect(brief(await drill('2026-04-02', b.graderId))).to.deep.equal([
+        {
+          submission_id: sub1,
+          versions: [
+            [7, canvas(D2), 'Teacher Sync', null, canvas(D1b), 'Teacher Sync'],
+            [7, canvas(D1), 'Registrar', null, null, null],
+          ],
+        },
+      ]);
+    });
+
+    it('lists every version of a submission whose current grade that grader gave that day, newest first, whoever gave them and whenever', async () => {
+      expect(brief(await drill('2026-04-03', t.graderId))).to.deep.equal([
+        {
+          submission_id: sub2,
+          versions: [
+            [6, canvas(D3), 'Registrar', '5', canvas(D1), 'Registrar'],
+            [5, canvas(D1), 'Registrar', null, null, null],
+          ],
+        },
+      ]);
+      expect(await drill('2026-04-02', t.graderId)).to.deep.equal([]);
+    });
+
+    it('also lists, on an earlier day, the submissions that grader graded then, newest current grade first', async () => {
+      // Registrar graded both on April 1; both were graded again later.
+      const histories = await drill('2026-04-01', t.graderId);
+      expect(histories.map((h) => h.submission_id)).to.deep.equal([sub2, sub1]);
+      expect(histories.map((h) => h.versions.length)).to.deep.equal([2, 2]);
+      // Teacher Sync only cleared u1's grade on April 1: still the submission's whole history.
+      expect(brief(await drill('2026-04-01', b.graderId))).to.deep.equal(
+        brief(await drill('2026-04-02', b.graderId)),
+      );
+    });
+
+    it('leads from every grader and assignment a day lists to those submissions, page by page', async () => {
+      const days = (await get(`${labBase()}/days`).expect(200)).body as Array<{
+        date: string;
+        graders: Array<{ id: number; assignments: number[] }>;
+      }>;
+      expect(days.map((d) => d.date)).to.deep.equal(['2026-04-03', '2026-04-02', '2026-04-01']);
+      for (const day of days)
+        for (const grader of day.graders)
+          for (const assignment of grader.assignments) {
+            expect(assignment).to.equal(lab);
+            const histories = await drill(day.date, grader.id);
+            expect(histories, `${day.date} ${grader.id}`).not.to.be.empty;
+            for (const h of histories) expect(h.versions).not.to.be.empty;
+          }
+      const first = await get(
+        `${labBase()}/2026-04-01/graders/${t.graderId}/assignments/${lab}/submissions?per_page=1`,
+      ).expect(200);
+      expect(first.body.map((h: { submission_id: number }) => h.submission_id)).to.deep.equal([
+        sub2,
+      ]);
+      const next = /<([^>]+)>; rel="next"/.exec(first.headers.link)![1]!;
+      const second = await get(new URL(next).pathname + new URL(next).search).expect(200);
+      expect(second.body.map((h: { submission_id: number }) => h.submission_id)).to.deep.equal([
+        sub1,
+      ]);
+      expect(second.headers.link).not.to.include('rel="next"');
+    });
   });
 
   describe("errors, in Canvas's format", () => {
