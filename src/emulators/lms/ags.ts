@@ -1,5 +1,10 @@
 import Router from '@koa/router';
-import { requireScope, type EmulatorContext, type EmulatorState } from './access-tokens.js';
+import {
+  requireScope,
+  requireToolInContext,
+  type EmulatorContext,
+  type EmulatorState,
+} from './access-tokens.js';
 import { lineItemSchema, parseBody, scoreSchema, type LineItemBody } from './ags-schemas.js';
 import type { EmulatorCore } from './core.js';
 import type { LineItemFields } from './course-store.js';
@@ -46,6 +51,7 @@ export function agsRoutes(core: EmulatorCore): Router<EmulatorState> {
   const context = (ctx: EmulatorContext): ContextRecord => {
     const found = store.context(ctx.params.contextId!);
     if (!found) throw notFound(`Unknown context "${ctx.params.contextId}".`);
+    requireToolInContext(ctx, (clientId) => store.toolAvailable(found.id, clientId));
     return found;
   };
   const visible = (ctx: EmulatorContext, item: LineItem) =>

@@ -13,7 +13,7 @@ import type {
   ScoreRecord,
 } from './types.js';
 import type { EmulatorUrls } from './urls.js';
-import { COURSE_OFFERING } from './vocabulary.js';
+import { COURSE_OFFERING, ROLE } from './vocabulary.js';
 
 export type LineItemFields = Omit<LineItem, 'id' | 'contextId'>;
 
@@ -31,8 +31,25 @@ export class CourseStore {
   /** Score history outlives its line item, for assertions after a DELETE. */
   private readonly scoreLog = new Map<string, ScoreRecord[]>();
   private nextItemKey = 1;
+  /** Tools removed from a context (every registered tool is available everywhere otherwise). */
+  private readonly removedTools = new Map<string, Set<string>>();
 
   constructor(private readonly urls: EmulatorUrls) {}
+
+  // --- tools in contexts ---
+
+  /** Makes a tool unavailable in a context (an administrator removed it from the course), or available again. */
+  setToolAvailable(contextId: string, clientId: string, available: boolean): void {
+    this.requireContext(contextId);
+    const removed = this.removedTools.get(contextId) ?? new Set<string>();
+    if (available) removed.delete(clientId);
+    else removed.add(clientId);
+    this.removedTools.set(contextId, removed);
+  }
+
+  toolAvailable(contextId: string, clientId: string): boolean {
+    return !this.removedTools.get(contextId)?.has(clientId);
+  }
 
   // --- contexts and members ---
 
@@ -71,6 +88,12 @@ export class CourseStore {
     this.requireContext(contextId);
     if (!input.userId) throw new Error('A member needs a userId.');
     if (!Array.isArray(input.roles)) throw new Error('A member needs a roles array.');
+    const mentor = input.roles.some(
+      (r) => r === ROLE.mentor || r.startsWith(ROLE.mentor.replace('#', '/') + '#'),
+    );
+    if (input.mentees !== undefined && !mentor) {
+      throw new Error('Only a mentor has mentees.');
+    }
     const member = dropUndefined({
       contextId,
       userId: input.userId,
@@ -81,6 +104,7 @@ export class CourseStore {
       roles: [...input.roles],
       lisPersonSourcedId: input.lisPersonSourcedId,
       status: input.status ?? 'Active',
+      mentees: input.mentees ? [...input.mentees] : undefined,
     });
     this.members.get(contextId)!.set(member.userId, member);
     return copy(member);

@@ -135,6 +135,27 @@ export class LmsEmulator {
   }
 
   /**
+   * Revokes the access tokens issued so far (to one tool, or to every tool),
+   * as a platform does when it restarts or an administrator revokes them: a
+   * revoked token is answered 401 with `WWW-Authenticate: Bearer
+   * error="invalid_token"`, and a new token works. Returns how many.
+   */
+  revokeAccessTokens(clientId?: string): number {
+    return this.core.accessTokens.revoke(clientId);
+  }
+
+  /**
+   * Removes a tool from a context, or makes it available there again. A
+   * removed tool cannot be launched there, and its services there answer 401
+   * however new its token (as Canvas does when the tool is not installed
+   * where the course is).
+   */
+  setToolAvailable(contextId: string, clientId: string, available: boolean): void {
+    this.core.tools.require(clientId);
+    this.core.store.setToolAvailable(contextId, clientId, available);
+  }
+
+  /**
    * Dynamic Registration as an admin's browser starts it; resolves with the
    * registration the tool made. The tool should register before it answers
    * the GET; waitMs (default 1000) allows for one that registers just after.

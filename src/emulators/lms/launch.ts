@@ -27,6 +27,9 @@ export function resolveLaunch(core: EmulatorCore, intent: LaunchIntent): Resolve
   }
   const context = core.store.context(intent.contextId);
   if (!context) throw new Error(`Unknown context "${intent.contextId}".`);
+  if (!core.store.toolAvailable(context.id, tool.clientId)) {
+    throw new Error(`Tool "${tool.clientId}" is not available in "${context.id}".`);
+  }
   const member = core.store.member(context.id, intent.userId);
   if (!member) throw new Error(`User "${intent.userId}" is not a member of "${context.id}".`);
   // Like real LMSs, inactive members cannot open the course's tools.
@@ -169,6 +172,10 @@ export function idTokenClaims(
     });
   }
   claims[CLAIM.roles] = [...member.roles];
+  // The users a mentor may see (LTI core role-scope mentor claim); Canvas sends the students an observer observes in this course.
+  if (member.mentees && member.mentees.length > 0) {
+    claims[CLAIM.roleScopeMentor] = [...member.mentees];
+  }
   claims[CLAIM.context] = dropUndefined({
     id: context.id,
     label: context.label,

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { requireScope, type EmulatorState } from './access-tokens.js';
+import { requireScope, requireToolInContext, type EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { badRequest, notFound } from './errors.js';
 import { requireAcceptable } from './media-types.js';
@@ -40,6 +40,7 @@ export function nrpsRoutes(core: EmulatorCore): Router<EmulatorState> {
       requireAcceptable(ctx, MEDIA_TYPE.membershipContainer);
       const context = store.context(ctx.params.contextId!);
       if (!context) throw notFound(`Unknown context "${ctx.params.contextId}".`);
+      requireToolInContext(ctx, (clientId) => store.toolAvailable(context.id, clientId));
       const { role, rlid } = ctx.query;
       if (role !== undefined && typeof role !== 'string')
         throw badRequest('role may be given once.');

@@ -74,6 +74,12 @@ export interface MemberInput {
   roles: string[];
   lisPersonSourcedId?: string;
   status?: MemberStatus;
+  /**
+   * For a mentor (an observer): the user ids of the members they observe in
+   * this context, sent in launches as the role_scope_mentor claim (as Canvas
+   * does for observers).
+   */
+  mentees?: string[];
 }
 
 export interface MemberRecord extends MemberInput {

@@ -23,6 +23,7 @@ export const CLAIM = {
   dlLog: 'https://purl.imsglobal.org/spec/lti-dl/claim/log',
   dlErrorMsg: 'https://purl.imsglobal.org/spec/lti-dl/claim/errormsg',
   dlErrorLog: 'https://purl.imsglobal.org/spec/lti-dl/claim/errorlog',
+  roleScopeMentor: `${LTI}role_scope_mentor`,
 } as const;
 
 export const LTI_VERSION = '1.3.0';
@@ -64,6 +65,7 @@ export const ROLE = {
   learner: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner',
   contentDeveloper: 'http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper',
   administrator: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator',
+  mentor: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor',
   teachingAssistant:
     'http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant',
 } as const;

@@ -90,6 +90,67 @@ describe('LMS emulator: Assignment and Grade Services', () => {
         .expect(403);
     });
 
+    it('revokes access tokens: 401 invalid_token for the old ones, a new one works', async () => {
+      const third = await FakeTool.start();
+      try {
+        const { clientId } = third.register(lms);
+        const old = await accessToken(lms, third, clientId, [SCOPE.lineItemReadonly]);
+        await api().get(base).set(auth(old)).expect(200);
+        expect(lms.revokeAccessTokens(clientId)).to.equal(1);
+        const refused = await api().get(base).set(auth(old)).expect(401);
+        expect(refused.headers['www-authenticate']).to.match(/^Bearer .*error="invalid_token"/);
+        expect(refused.body).to.deep.equal({
+          error: 'invalid_token',
+          error_description: 'The access token has been revoked.',
+        });
+        // Other tools' tokens are untouched.
+        await api().get(base).set(auth()).expect(200);
+        const fresh = await accessToken(lms, third, clientId, [SCOPE.lineItemReadonly]);
+        await api().get(base).set(auth(fresh)).expect(200);
+      } finally {
+        await third.close();
+      }
+    });
+
+    it('answers 401 to any token of a tool removed from the context, until it is back', async () => {
+      const third = await FakeTool.start();
+      try {
+        const { clientId } = third.register(lms);
+        lms.addLineItem('AGS-2', { label: 'Y', scoreMaximum: 5 });
+        lms.setToolAvailable('AGS-2', clientId, false);
+        const t = await accessToken(lms, third, clientId, [
+          ...ALL,
+          SCOPE.contextMembershipReadonly,
+        ]);
+        const refused = await api()
+          .get('/api/lti/contexts/AGS-2/lineitems')
+          .set(auth(t))
+          .expect(401);
+        expect(refused.body.error_description).to.equal(
+          'Access Token not linked to a Tool associated with this Context',
+        );
+        expect(refused.headers['www-authenticate']).to.include('error="invalid_token"');
+        await api()
+          .get('/api/lti/contexts/AGS-2/memberships')
+          .set(auth(t))
+          .set('Accept', MEDIA_TYPE.membershipContainer)
+          .expect(401);
+        expect(() =>
+          lms.loginInitiationUrl({
+            toolClientId: clientId,
+            userId: 'x1',
+            resourceLinkId: 'ags-rl-x',
+          }),
+        ).to.throw(/not available/);
+        // The same tool still works in the other course.
+        await api().get(base).set(auth(t)).expect(200);
+        lms.setToolAvailable('AGS-2', clientId, true);
+        await api().get('/api/lti/contexts/AGS-2/lineitems').set(auth(t)).expect(200);
+      } finally {
+        await third.close();
+      }
+    });
+
     it('expires access tokens', async () => {
       const short = await LmsEmulator.start({ accessTokenTtlSeconds: 1 });
       try {

@@ -244,6 +244,18 @@ describe('LMS emulator: OIDC login and launch', () => {
     expect(claims[CLAIM.resourceLink]).to.deep.equal({ id: 'RL2', title: 'Reading' });
   });
 
+  it("names a mentor's mentees in role_scope_mentor, and nobody else's", async () => {
+    lms.addMember('C1', { userId: 'parent', roles: [ROLE.mentor], mentees: ['student'] });
+    const mentor = await verifyWithJwks(lms, (await launch(lms, rlLogin('parent'))).idToken);
+    expect(mentor[CLAIM.roles]).to.deep.equal([ROLE.mentor]);
+    expect(mentor[CLAIM.roleScopeMentor]).to.deep.equal(['student']);
+    const learner = await verifyWithJwks(lms, (await launch(lms, rlLogin('student'))).idToken);
+    expect(learner).not.to.have.property(CLAIM.roleScopeMentor);
+    expect(() =>
+      lms.addMember('C1', { userId: 'odd', roles: [ROLE.learner], mentees: ['student'] }),
+    ).to.throw(/Only a mentor has mentees/);
+  });
+
   it('sends only the service claims of the scopes the tool was granted', async () => {
     const limited = await FakeTool.start();
     try {
