@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Db } from '../db/knex.js';
 import type { DeepLinkingSettings, LtiEngine, PlatformInfo } from './engine.js';
+import { displayText, identifierProblem, ID_MAX, TEXT_MAX } from './claim-text.js';
 import type { KeysetCache } from './keyset-cache.js';
 
 export const CLAIM = {
@@ -18,6 +19,7 @@ export const CLAIM = {
   ags: 'https://purl.imsglobal.org/spec/lti-ags/claim/endpoint',
   nrps: 'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice',
   deepLinking: 'https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings',
+  roleScopeMentor: 'https://purl.imsglobal.org/spec/lti/claim/role_scope_mentor',
 } as const;
 
 /** A launch refused: `reason` is shown on the error page (it never holds secrets). */
@@ -38,6 +40,8 @@ export interface LaunchClaims {
   sub: string;
   messageType: 'LtiResourceLinkRequest' | 'LtiDeepLinkingRequest';
   roles: string[];
+  /** The users (sub) a mentor may see, from role_scope_mentor. */
+  mentees: string[];
   name: string | null;
   givenName: string | null;
   familyName: string | null;
@@ -76,6 +80,9 @@ export interface LaunchCheckOptions {
     deploymentId: string,
   ) => Promise<{ id: number; tenantId: number } | null>;
 }
+
+/** LIS sourcedids go to users.batch_uid and courses.batch_uid. */
+const SOURCED_ID_MAX = 333;
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const obj = (v: unknown): Record<string, unknown> | null =>
@@ -205,38 +212,89 @@ export async function checkLaunch(
   };
 }
 
+/** The most mentees a launch may name (their ids travel in the page's session). */
+export const MAX_MENTEES = 200;
+/** The longest service URL or deep linking return URL kept (the columns they go to). */
+const URL_MAX = 2048;
+/** The longest deep linking `data` carried back to the platform (it travels in the page's session). */
+const DEEP_LINK_DATA_MAX = 4096;
+
+/** A required identifier claim: refused when missing, over-long, or not clean text. */
+function requiredId(value: unknown, what: string, max = ID_MAX): string {
+  const id = str(value);
+  if (!id) throw new LaunchError(400, `The id_token has no ${what}.`);
+  return checkedId(id, what, max);
+}
+
+function checkedId(id: string, what: string, max = ID_MAX): string {
+  const problem = identifierProblem(id, max);
+  if (problem) throw new LaunchError(400, `The id_token's ${what} ${problem}.`);
+  return id;
+}
+
+/** An optional identifier claim: null when absent, refused when malformed. */
+const optionalId = (value: unknown, what: string, max = ID_MAX): string | null => {
+  const id = str(value);
+  return id === null ? null : checkedId(id, what, max);
+};
+
 /** Reads and checks the LTI claims of a verified id_token. */
 export function readClaims(p: Record<string, unknown>, clientId: string): LaunchClaims {
   const version = p[CLAIM.version];
   if (version === undefined) throw new LaunchError(400, 'The id_token has no LTI version claim.');
   if (version !== '1.3.0')
-    throw new LaunchError(400, `LTI version "${String(version)}" is not 1.3.0.`);
+    throw new LaunchError(400, `LTI version "${displayText(String(version), 40)}" is not 1.3.0.`);
   const messageType = p[CLAIM.messageType];
   if (messageType === undefined)
     throw new LaunchError(400, 'The id_token has no message_type claim.');
   if (messageType !== 'LtiResourceLinkRequest' && messageType !== 'LtiDeepLinkingRequest') {
-    throw new LaunchError(400, `"${String(messageType)}" is not an LTI message this tool accepts.`);
+    throw new LaunchError(
+      400,
+      `"${displayText(String(messageType), 60)}" is not an LTI message this tool accepts.`,
+    );
   }
-  const deploymentId = str(p[CLAIM.deploymentId]);
-  if (!deploymentId) throw new LaunchError(400, 'The id_token has no deployment_id claim.');
-  const sub = str(p.sub);
-  if (!sub) throw new LaunchError(400, 'The id_token has no sub (the user).');
+  const deploymentId = requiredId(p[CLAIM.deploymentId], 'deployment_id claim');
+  const sub = requiredId(p.sub, 'sub (the user)');
   const roles = p[CLAIM.roles];
   if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string')) {
     throw new LaunchError(400, 'The id_token has no roles claim (an empty list is fine).');
   }
   const link = obj(p[CLAIM.resourceLink]);
-  if (messageType === 'LtiResourceLinkRequest' && !str(link?.id)) {
+  const linkId = optionalId(link?.id, 'resource_link id');
+  if (messageType === 'LtiResourceLinkRequest' && !linkId) {
     throw new LaunchError(400, 'The resource link launch has no resource_link id.');
   }
   const dl = obj(p[CLAIM.deepLinking]);
-  if (messageType === 'LtiDeepLinkingRequest' && !str(dl?.deep_link_return_url)) {
+  const returnUrl = optionalId(dl?.deep_link_return_url, 'deep_link_return_url', URL_MAX);
+  if (messageType === 'LtiDeepLinkingRequest' && !returnUrl) {
     throw new LaunchError(400, 'The deep linking launch has no deep_link_return_url.');
   }
+  const dlData = optionalId(dl?.data, 'deep linking data', DEEP_LINK_DATA_MAX);
   const context = obj(p[CLAIM.context]);
+  const contextId = optionalId(context?.id, 'context id');
   const lis = obj(p[CLAIM.lis]) ?? {};
   const ags = obj(p[CLAIM.ags]);
   const nrps = obj(p[CLAIM.nrps]);
+  const mentees = p[CLAIM.roleScopeMentor];
+  if (
+    mentees !== undefined &&
+    (!Array.isArray(mentees) || mentees.some((m) => typeof m !== 'string'))
+  ) {
+    throw new LaunchError(400, 'The role_scope_mentor claim is not a list of user ids.');
+  }
+  if (Array.isArray(mentees) && mentees.length > MAX_MENTEES) {
+    throw new LaunchError(400, `The role_scope_mentor claim names more than ${MAX_MENTEES} users.`);
+  }
+  // ltijs keys its launch records by these ids together, URL-encoded, in a column of 2048.
+  const ltijsContextKey = encodeURIComponent(
+    `${String(p.iss)}${clientId}${deploymentId}${contextId ?? 'NF'}_${linkId ?? 'NF'}_${'0'.repeat(64)}`,
+  );
+  if (ltijsContextKey.length > 2048) {
+    throw new LaunchError(
+      400,
+      "The launch's platform, deployment, context and link ids are too long together.",
+    );
+  }
   return {
     issuer: p.iss as string,
     clientId,
@@ -244,56 +302,66 @@ export function readClaims(p: Record<string, unknown>, clientId: string): Launch
     sub,
     messageType,
     roles: roles as string[],
-    name: str(p.name),
-    givenName: str(p.given_name),
-    familyName: str(p.family_name),
-    email: str(p.email),
-    context:
-      context && str(context.id)
-        ? { id: context.id as string, label: str(context.label), title: str(context.title) }
-        : null,
-    resourceLink: link && str(link.id) ? { id: link.id as string, title: str(link.title) } : null,
+    mentees: ((mentees as string[] | undefined) ?? []).map((m) =>
+      checkedId(m, 'role_scope_mentor entry'),
+    ),
+    name: displayText(p.name, TEXT_MAX.name),
+    givenName: displayText(p.given_name, TEXT_MAX.name),
+    familyName: displayText(p.family_name, TEXT_MAX.name),
+    email: displayText(p.email, TEXT_MAX.email),
+    context: contextId
+      ? {
+          id: contextId,
+          label: displayText(context?.label, TEXT_MAX.title),
+          title: displayText(context?.title, TEXT_MAX.title),
+        }
+      : null,
+    resourceLink: linkId ? { id: linkId, title: displayText(link?.title, TEXT_MAX.title) } : null,
     lis: {
-      courseOfferingSourcedId: str(lis.course_offering_sourcedid),
-      courseSectionSourcedId: str(lis.course_section_sourcedid),
-      personSourcedId: str(lis.person_sourcedid),
+      courseOfferingSourcedId: optionalId(
+        lis.course_offering_sourcedid,
+        'LIS course offering sourcedid',
+        SOURCED_ID_MAX,
+      ),
+      courseSectionSourcedId: optionalId(
+        lis.course_section_sourcedid,
+        'LIS course section sourcedid',
+        SOURCED_ID_MAX,
+      ),
+      personSourcedId: optionalId(lis.person_sourcedid, 'LIS person sourcedid', SOURCED_ID_MAX),
     },
     ags: ags
       ? {
+          // Scopes are kept as one text; ones that are not clean text are of no use anyway.
           scopes: Array.isArray(ags.scope)
-            ? (ags.scope as unknown[]).filter((s): s is string => typeof s === 'string')
+            ? (ags.scope as unknown[]).filter(
+                (s): s is string => typeof s === 'string' && identifierProblem(s, URL_MAX) === null,
+              )
             : [],
-          lineItemsUrl: str(ags.lineitems),
-          lineItemUrl: str(ags.lineitem),
+          lineItemsUrl: optionalId(ags.lineitems, 'AGS lineitems URL', URL_MAX),
+          lineItemUrl: optionalId(ags.lineitem, 'AGS lineitem URL', URL_MAX),
         }
       : null,
-    membershipsUrl: str(nrps?.context_memberships_url),
-    deepLinking: dl
-      ? {
-          deep_link_return_url: dl.deep_link_return_url as string,
-          ...(str(dl.data) ? { data: dl.data as string } : {}),
-          ...(Array.isArray(dl.accept_types) ? { accept_types: dl.accept_types as string[] } : {}),
-          ...(dl.accept_multiple !== undefined
-            ? { accept_multiple: dl.accept_multiple === true || dl.accept_multiple === 'true' }
-            : {}),
-        }
-      : null,
+    membershipsUrl: optionalId(
+      nrps?.context_memberships_url,
+      'Names and Roles memberships URL',
+      URL_MAX,
+    ),
+    deepLinking:
+      dl && returnUrl
+        ? {
+            deep_link_return_url: returnUrl,
+            ...(dlData ? { data: dlData } : {}),
+            ...(Array.isArray(dl.accept_types)
+              ? { accept_types: (dl.accept_types as unknown[]).filter(isCleanString) }
+              : {}),
+            ...(dl.accept_multiple !== undefined
+              ? { accept_multiple: dl.accept_multiple === true || dl.accept_multiple === 'true' }
+              : {}),
+          }
+        : null,
   };
 }
 
-/** Whether the roles make the user course staff (instructor, teaching assistant, administrator, content developer). */
-export function isStaff(roles: string[]): boolean {
-  return roles.some(
-    (r) =>
-      /(^|[#/])(Instructor|TeachingAssistant|Administrator|ContentDeveloper)$/.test(r) ||
-      /#Instructor#/.test(r),
-  );
-}
-
-/** The enrollment role gradebridge stores for an LTI role list. */
-export function enrollmentRole(roles: string[]): string {
-  if (roles.some((r) => /TeachingAssistant$/.test(r))) return 'TeachingAssistant';
-  if (roles.some((r) => /(^|[#/])Instructor$/.test(r))) return 'Instructor';
-  if (roles.some((r) => /(^|[#/])(Administrator|ContentDeveloper)$/.test(r))) return 'Instructor';
-  return 'Learner';
-}
+const isCleanString = (v: unknown): v is string =>
+  typeof v === 'string' && identifierProblem(v, 255) === null;

@@ -1,9 +1,11 @@
 import { createCourse } from '../courses/service.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { lockTenant } from '../db/locks.js';
-import { enrollmentRole, isStaff, type VerifiedLaunch } from './launch-check.js';
+import { cut, TEXT_MAX } from './claim-text.js';
+import type { VerifiedLaunch } from './launch-check.js';
 import { findLocalIds } from './mappings.js';
 import { linkPlatformUser, setEnrollment } from './people.js';
+import { courseRole, isMentor, isStaffRole } from './roles.js';
 
 export interface RecordedLaunch {
   tenantId: number;
@@ -31,11 +33,12 @@ function launchFacts(v: Launch) {
     ...(c.ags ? { lineitems_url: c.ags.lineItemsUrl, ags_scopes: c.ags.scopes.join(' ') } : {}),
     ...(c.membershipsUrl ? { memberships_url: c.membershipsUrl } : {}),
   };
-  const name = c.name ?? ([c.givenName, c.familyName].filter(Boolean).join(' ') || null);
+  const name =
+    c.name ?? (cut([c.givenName, c.familyName].filter(Boolean).join(' '), TEXT_MAX.name) || null);
   const person: Record<string, string> = {};
   if (name) person.name = name;
   if (c.email) person.email = c.email;
-  return { key: contextKey(v), endpoints, name, person, role: enrollmentRole(c.roles) };
+  return { key: contextKey(v), endpoints, name, person, role: courseRole(c.roles) };
 }
 
 const differs = (row: Record<string, unknown>, values: Record<string, unknown>) =>
@@ -81,7 +84,7 @@ export async function unchangedLaunch(db: Executor, v: Launch): Promise<Recorded
     courseId: row.course_id,
     userId: row.user_id,
     ltiContextId: row.id,
-    staff: isStaff(v.claims.roles),
+    staff: isStaffRole(f.role),
   };
 }
 
@@ -195,6 +198,28 @@ export async function recordLaunch(trx: Trx, v: Launch, now: string): Promise<Re
     courseId,
     userId,
     ltiContextId: context.id,
-    staff: isStaff(c.roles),
+    staff: isStaffRole(role),
   };
+}
+
+/**
+ * Whose grades a launch that is not course staff may see: the person's own
+ * as a learner, and as a mentor those of the users the launch names in
+ * role_scope_mentor (the ones this tool knows on that platform). Staff see
+ * the whole course and get null.
+ */
+export async function visibleLearners(
+  db: Executor,
+  v: Launch,
+  recorded: RecordedLaunch,
+): Promise<number[] | null> {
+  if (recorded.staff) return null;
+  const c = v.claims;
+  const ids = new Set<number>();
+  if (courseRole(c.roles) === 'Learner') ids.add(recorded.userId);
+  if (isMentor(c.roles) && c.mentees.length > 0) {
+    const mentees = await findLocalIds(db, v.tenantId, 'user', c.issuer, c.mentees);
+    for (const id of mentees.values()) if (id !== recorded.userId) ids.add(id);
+  }
+  return [...ids].sort((a, b) => a - b);
 }

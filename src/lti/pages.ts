@@ -109,6 +109,8 @@ export interface CoursePageData {
   courseTitle: string;
   userName: string;
   staff: boolean;
+  /** Whose grades are shown: the course's (staff), the user's own (a learner), or others' (a mentor's mentees). */
+  scope: 'course' | 'own' | 'others';
   columns: Array<{
     id: number;
     name: string;
@@ -250,35 +252,42 @@ export function coursePage(d: CoursePageData): string {
       <p class="muted">Signed in as ${d.userName}${d.staff ? ' (course staff)' : ''}</p>
       ${d.notice ? html`<div class="card notice">${d.notice}</div>` : ''}
       ${d.staff ? staffTools : ''}
-      <h2>${d.staff ? 'Grades' : 'Your grades'}</h2>
+      <h2>
+        ${d.scope === 'course' ? 'Grades' : d.scope === 'own' ? 'Your grades' : 'Grades you follow'}
+      </h2>
       ${
-        d.columns.length === 0
-          ? html`<p class="muted">No grade columns yet.</p>`
-          : html`<table>
-              <thead>
-                <tr>
-                  <th>${d.staff ? 'Student' : ''}</th>
-                  ${d.columns.map(
-                    (c) =>
-                      html`<th>
-                        ${c.name}<br /><span class="muted"
-                          >${c.points}
-                          pts${c.lineItem ? ' · LMS' : ''}${c.calculated ? ' · calculated' : ''}</span
-                        >
-                      </th>`,
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                ${
-                  rows.length
-                    ? rows
-                    : html`<tr>
-                        <td colspan="${d.columns.length + 1}" class="muted">No students yet.</td>
-                      </tr>`
-                }
-              </tbody>
-            </table>`
+        d.scope === 'others' && d.learners.length === 0
+          ? html`<p class="muted">
+              Your role in this course shows no grades. A mentor sees the grades of the students the
+              LMS names for them.
+            </p>`
+          : d.columns.length === 0
+            ? html`<p class="muted">No grade columns yet.</p>`
+            : html`<table>
+                <thead>
+                  <tr>
+                    <th>${d.scope === 'own' ? '' : 'Student'}</th>
+                    ${d.columns.map(
+                      (c) =>
+                        html`<th>
+                          ${c.name}<br /><span class="muted"
+                            >${c.points}
+                            pts${c.lineItem ? ' · LMS' : ''}${c.calculated ? ' · calculated' : ''}</span
+                          >
+                        </th>`,
+                    )}
+                  </tr>
+                </thead>
+                <tbody>
+                  ${
+                    rows.length
+                      ? rows
+                      : html`<tr>
+                          <td colspan="${d.columns.length + 1}" class="muted">No students yet.</td>
+                        </tr>`
+                  }
+                </tbody>
+              </table>`
       }`,
   );
 }

@@ -17,7 +17,7 @@ import { parseJson } from '../grades/json.js';
 import { enqueue } from '../jobs/queue.js';
 import type { DeepLinkingSettings, LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
-import { recordLaunch, unchangedLaunch } from './launch.js';
+import { recordLaunch, unchangedLaunch, visibleLearners } from './launch.js';
 import {
   coursePage,
   deepLinkPage,
@@ -41,6 +41,8 @@ import {
 } from './services.js';
 import type { LtiSession } from './session.js';
 
+type Session = LtiSession & { visibleUserIds: number[] };
+
 function sendHtml(ctx: AppContext, page: string): void {
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = page;
@@ -59,7 +61,7 @@ const renderLtiError: ErrorRenderer = (ctx, error) => {
   );
 };
 
-type DeepLinkSession = LtiSession & { deepLinking: DeepLinkingSettings };
+type DeepLinkSession = Session & { deepLinking: DeepLinkingSettings };
 
 const form = koaBody({
   urlencoded: true,
@@ -94,7 +96,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     return outcome;
   };
 
-  const session = (token: string | undefined): LtiSession => {
+  const session = (token: string | undefined): Session => {
     const found = deps.lti.sessions.verify(token);
     if (!found)
       throw new UnauthorizedError(
@@ -103,7 +105,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     return found;
   };
 
-  const staffSession = (token: string, refusal: string): LtiSession => {
+  const staffSession = (token: string, refusal: string): Session => {
     const s = session(token);
     if (!s.staff) throw new ForbiddenError(refusal);
     return s;
@@ -160,12 +162,14 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
         (await unchangedLaunch(deps.db, verified)) ??
         (await inTransaction(deps.db, (trx) => recordLaunch(trx, verified, isoNow(deps.clock))));
       const c = verified.claims;
+      const visible = await visibleLearners(deps.db, verified, recorded);
       const token = deps.lti.sessions.issue({
         tenantId: recorded.tenantId,
         userId: recorded.userId,
         courseId: recorded.courseId,
         ltiContextId: recorded.ltiContextId,
         staff: recorded.staff,
+        ...(visible ? { visibleUserIds: visible } : {}),
         ...(c.deepLinking ? { deepLinking: c.deepLinking, deploymentId: c.deploymentId } : {}),
       });
       ctx.status = 303;
@@ -254,7 +258,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
   /** A staff button on the course page: does its work, then back to the page with a notice. */
   const staffAction = (
     route: { path: string; operationId: string; summary: string; refusal: string },
-    act: (s: LtiSession) => Promise<string>,
+    act: (s: Session) => Promise<string>,
   ) =>
     surface.route({
       method: 'post',
@@ -331,8 +335,12 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     responses: { 200: { description: 'HTML' } },
     handler: async (ctx, { query }) => {
       const s = session(query.session);
-      if (!s.staff && query.user !== s.userId)
-        throw new ForbiddenError('You can see only your own grades.');
+      if (!s.staff && !s.visibleUserIds.includes(query.user))
+        throw new ForbiddenError(
+          s.visibleUserIds.length === 1 && s.visibleUserIds[0] === s.userId
+            ? 'You can see only your own grades.'
+            : 'You cannot see this grade.',
+        );
       const column = await deps
         .db('grade_columns')
         .where({ id: query.column, course_id: s.courseId })
@@ -502,7 +510,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
 
 async function renderCourse(
   deps: AppDeps,
-  s: LtiSession,
+  s: Session,
   token: string,
   notice: string | null,
 ): Promise<string> {
@@ -556,7 +564,7 @@ async function renderCourse(
     .where({ 'e.course_id': s.courseId, 'e.role': 'Learner' })
     .orderBy(['u.name', 'u.id'])
     .select('u.id', 'u.name', 'u.email', 'u.batch_uid');
-  if (!s.staff) learnerQuery.where('u.id', s.userId);
+  if (!s.staff) learnerQuery.whereIn('u.id', s.visibleUserIds);
   const learners = (await learnerQuery).map((u) => ({
     id: u.id as number,
     name: (u.name ?? u.email ?? u.batch_uid ?? `Learner ${u.id}`) as string,
@@ -565,7 +573,7 @@ async function renderCourse(
     .db('submissions')
     .where({ course_id: s.courseId })
     .select('column_id', 'user_id', 'score', 'grade');
-  if (!s.staff) gradeQuery.where('user_id', s.userId);
+  if (!s.staff) gradeQuery.whereIn('user_id', s.visibleUserIds);
   const grades = new Map<string, GradeCell>();
   for (const g of await gradeQuery)
     grades.set(`${g.column_id}:${g.user_id}`, { score: g.score, grade: g.grade });
@@ -579,7 +587,7 @@ async function renderCourse(
       .where({ connection_id: conn.id, course_id: s.courseId })
       .whereIn('kind', ['score', 'summary'])
       .select('column_id', 'user_id', 'status', 'error_code', 'error_message');
-    if (!s.staff) items.where('user_id', s.userId);
+    if (!s.staff) items.whereIn('user_id', s.visibleUserIds);
     for (const r of await items) {
       const k = `${r.column_id}:${r.user_id}`;
       // A final grade can be sent both raw and as a percentage: the worse state shows.
@@ -611,6 +619,11 @@ async function renderCourse(
     courseTitle: head.title,
     userName: head.user_name ?? 'you',
     staff: s.staff,
+    scope: s.staff
+      ? 'course'
+      : s.visibleUserIds.length === 1 && s.visibleUserIds[0] === s.userId
+        ? 'own'
+        : 'others',
     columns: columns.map((c) => ({
       id: c.id,
       name: c.name,

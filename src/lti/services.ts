@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import { ensureEnrollments } from '../courses/service.js';
 import type { Executor, Trx } from '../db/knex.js';
@@ -10,9 +10,10 @@ import { GradeBatch, type GradebookChange } from '../grades/grade-batch.js';
 import { gradeText } from '../grades/grading.js';
 import { recalculate } from '../grades/recalculate.js';
 import type { Page, ServiceContext } from './engine.js';
-import { enrollmentRole } from './launch-check.js';
+import { cut, displayText, identifierProblem, TEXT_MAX } from './claim-text.js';
 import { findExternalIds, findLocalIds, linkExternalId } from './mappings.js';
 import { linkPlatformUser, setEnrollment } from './people.js';
+import { courseRole } from './roles.js';
 
 export const AGS = {
   lineItem: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
@@ -104,6 +105,13 @@ export interface PullSummary {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+/** A platform identifier this tool can store and match exactly (a user id, a line item URL), else null. */
+const platformId = (v: unknown, max = 255): string | null => {
+  const id = text(v);
+  return id !== null && identifierProblem(id, max) === null ? id : null;
+};
+/** Line item URLs go to external_ids.external_id (2048). */
+const URL_MAX = 2048;
 
 /** Users of the platform by sub, creating (and enrolling as learners) the ones not seen yet. */
 async function ensurePlatformUsers(
@@ -140,36 +148,43 @@ async function pullRoster(deps: AppDeps, x: LtiContextRow, summary: PullSummary)
   let next: string | undefined;
   do {
     const page = await deps.lti.engine.members(serviceContext(x), next);
-    const members = page.items.filter(
-      (m) => text(m.user_id) && (m.status ?? 'Active') === 'Active',
-    );
+    // Members whose user id cannot be stored exactly are left out (and not counted).
+    const members = page.items
+      .filter((m) => platformId(m.user_id) && (m.status ?? 'Active') === 'Active')
+      .map((m) => {
+        const name =
+          displayText(m.name, TEXT_MAX.name) ??
+          (cut(
+            [displayText(m.given_name, TEXT_MAX.name), displayText(m.family_name, TEXT_MAX.name)]
+              .filter(Boolean)
+              .join(' '),
+            TEXT_MAX.name,
+          ) ||
+            null);
+        const roles = Array.isArray(m.roles)
+          ? (m.roles as unknown[]).filter((r): r is string => typeof r === 'string')
+          : [];
+        return {
+          sub: m.user_id as string,
+          name,
+          email: displayText(m.email, TEXT_MAX.email),
+          sourcedId: platformId(m.lis_person_sourcedid, 333),
+          role: courseRole(roles),
+        };
+      });
     summary.members += members.length;
     await inTransaction(deps.db, async (trx) => {
       const now = isoNow(deps.clock);
-      const { ids, created } = await ensurePlatformUsers(
-        trx,
-        x,
-        members.map((m) => ({
-          sub: m.user_id as string,
-          name:
-            text(m.name) ??
-            ([text(m.given_name), text(m.family_name)].filter(Boolean).join(' ') || null),
-          email: text(m.email),
-          sourcedId: text(m.lis_person_sourcedid),
-        })),
-        now,
-      );
+      const { ids, created } = await ensurePlatformUsers(trx, x, members, now);
       summary.usersCreated += created;
       for (const m of members) {
-        const userId = ids.get(m.user_id as string)!;
-        const name = text(m.name);
-        if (name)
+        const userId = ids.get(m.sub)!;
+        if (m.name)
           await trx('users')
             .where({ id: userId })
-            .whereNot({ name })
-            .update({ name, updated_at: now });
-        const role = enrollmentRole(Array.isArray(m.roles) ? (m.roles as string[]) : []);
-        await setEnrollment(trx, x.tenantId, x.courseId, userId, role, now);
+            .whereNot({ name: m.name })
+            .update({ name: m.name, updated_at: now });
+        await setEnrollment(trx, x.tenantId, x.courseId, userId, m.role, now);
       }
     });
     next = page.next ?? undefined;
@@ -185,7 +200,7 @@ async function columnFor(
   summary: PullSummary,
 ): Promise<number | null> {
   const url = item.id as string;
-  const label = text(item.label) ?? 'Line item';
+  const label = displayText(item.label, TEXT_MAX.title) ?? 'Line item';
   const points = num(item.scoreMaximum) ?? 100;
   const mapped = (await findLocalIds(trx, x.tenantId, 'lineitem', x.issuer, [url])).get(url);
   if (mapped) {
@@ -282,7 +297,7 @@ export async function pullContext(deps: AppDeps, ltiContextId: number): Promise<
   if (x.lineItemsUrl) {
     const service = serviceContext(x);
     const items = (await readAll((url) => deps.lti.engine.lineItems(service, url))).filter((i) =>
-      text(i.id),
+      platformId(i.id, URL_MAX),
     );
     summary.lineItems = items.length;
     const pullId = randomUUID();
@@ -311,7 +326,7 @@ async function applyResults(
   await lockCourses(trx, [x.courseId]);
   const columnId = await columnFor(trx, x, item, now, summary);
   if (columnId === null) return;
-  const graded = results.filter((r) => text(r.userId) && num(r.resultScore) !== null);
+  const graded = results.filter((r) => platformId(r.userId) && num(r.resultScore) !== null);
   if (graded.length === 0) return;
   const { ids, created } = await ensurePlatformUsers(
     trx,
@@ -353,7 +368,10 @@ async function applyResults(
         gradedAt: now,
         graderId: null,
         source: 'ags',
-        idempotencyKey: `ags:${pullId}:${text(r.id) ?? `${item.id as string}:${r.userId as string}`}`,
+        // A result's id is a URL of any length: its hash keeps the key within its column.
+        idempotencyKey: `ags:${pullId}:${createHash('sha256')
+          .update(text(r.id) ?? `${item.id as string}\n${r.userId as string}`)
+          .digest('base64url')}`,
       },
       change,
     );

@@ -18,6 +18,7 @@ const sessionSchema = z.object({
   c: z.number().int(),
   x: z.number().int(),
   s: z.boolean(),
+  v: z.array(z.number().int()).optional(),
   dl: z
     .object({
       deep_link_return_url: z.string(),
@@ -34,8 +35,14 @@ export interface LtiSession {
   userId: number;
   courseId: number;
   ltiContextId: number;
-  /** Course staff (instructor, TA, admin) see the whole course; learners only themselves. */
+  /** Course staff (instructors, teaching assistants) see the whole course. */
   staff: boolean;
+  /**
+   * Whose grades a session that is not staff sees: a learner their own, a
+   * mentor their mentees' (named by the launch), anyone else nobody's.
+   * Left out, it is the user's own.
+   */
+  visibleUserIds?: number[];
   /** Present for a deep linking launch: where and how to answer. */
   deepLinking?: DeepLinkingSettings;
   deploymentId?: string;
@@ -59,6 +66,7 @@ export class SessionTokens {
         c: s.courseId,
         x: s.ltiContextId,
         s: s.staff,
+        ...(s.staff ? {} : { v: s.visibleUserIds ?? [s.userId] }),
         ...(s.deepLinking ? { dl: s.deepLinking } : {}),
         ...(s.deploymentId ? { dep: s.deploymentId } : {}),
       },
@@ -68,7 +76,7 @@ export class SessionTokens {
   }
 
   /** The session, or null when the token is missing, forged or expired. */
-  verify(token: string | undefined): LtiSession | null {
+  verify(token: string | undefined): (LtiSession & { visibleUserIds: number[] }) | null {
     if (!token) return null;
     try {
       const payload = jwt.verify(token, this.key, {
@@ -82,6 +90,7 @@ export class SessionTokens {
         courseId: p.c,
         ltiContextId: p.x,
         staff: p.s,
+        visibleUserIds: p.s ? [] : (p.v ?? [p.u]),
         ...(p.dl ? { deepLinking: p.dl } : {}),
         ...(p.dep ? { deploymentId: p.dep } : {}),
       };
