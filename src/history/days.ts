@@ -28,11 +28,25 @@ export function localDay(iso: string, zone: string): string {
   return day;
 }
 
-/** The instants a local day starts and ends (end exclusive), as ISO UTC strings. */
+/** The first and last instants the store's times can hold (years 1 to 9999, UTC). */
+const FIRST_INSTANT = '0001-01-01T00:00:00.000Z';
+const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
+
+/**
+ * The instants a local day starts and ends (end exclusive), as ISO UTC
+ * strings, kept within years 1 to 9999 UTC (the first and last local days
+ * of the calendar may reach past them).
+ */
 export function dayBounds(day: string, zone: string): { start: string; end: string } | null {
   const start = DateTime.fromISO(day, { zone });
   if (!start.isValid) return null;
-  return { start: start.toUTC().toISO()!, end: start.plus({ days: 1 }).toUTC().toISO()! };
+  const within = (instant: DateTime) =>
+    instant < DateTime.fromISO(FIRST_INSTANT)
+      ? FIRST_INSTANT
+      : instant > DateTime.fromISO(LAST_INSTANT)
+        ? LAST_INSTANT
+        : instant.toUTC().toISO()!;
+  return { start: within(start), end: within(start.plus({ days: 1 })) };
 }
 
 export async function tenantZone(trx: Trx, tenantId: number): Promise<string> {

@@ -45,41 +45,58 @@ export const renderCanvasError: ErrorRenderer = (ctx, error) => {
   }
 };
 
-/** An integer id, or Canvas's `<prefix>:<SIS id>` form. */
+/** The largest id a PostgreSQL integer column holds; every id here is one. */
+const MAX_ID = 2_147_483_647;
+/** The longest SIS id (batch_uid) the store keeps. */
+const MAX_SIS_ID = 333;
+/**
+ * The longest request URL (path and the query string as the Link header
+ * writes it), so the five links of a page stay near 8 KB, well under the
+ * 16 KB of headers an HTTP client reads.
+ */
+const MAX_URL = 1536;
+
+/** An integer id up to MAX_ID, or Canvas's `<prefix>:<SIS id>` form. */
 function idOrSis(name: string, prefix: string) {
   return z
     .string()
+    .max(prefix.length + 1 + MAX_SIS_ID, `must have a SIS id of at most ${MAX_SIS_ID} characters`)
     .transform((value, issue): { id: number } | { sisId: string } => {
-      if (/^\d{1,9}$/.test(value) && Number(value) > 0) return { id: Number(value) };
+      const fail = (message: string) => {
+        issue.addIssue({ code: 'custom', message, path: [] });
+        return z.NEVER;
+      };
+      if (/^\d+$/.test(value) && Number(value) > 0)
+        return Number(value) <= MAX_ID ? { id: Number(value) } : fail(`must be at most ${MAX_ID}`);
       if (value.startsWith(`${prefix}:`) && value.length > prefix.length + 1)
         return { sisId: value.slice(prefix.length + 1) };
-      issue.addIssue({
-        code: 'custom',
-        message: `must be an integer id or ${prefix}:<SIS id>`,
-        path: [],
-      });
-      return z.NEVER;
+      return fail(`must be an integer id or ${prefix}:<SIS id>`);
     })
-    .describe(`${name}: an integer id or ${prefix}:<SIS id>`);
+    .describe(
+      `${name}: an integer id (1 to ${MAX_ID}) or ${prefix}:<SIS id> (a SIS id of at most ${MAX_SIS_ID} characters)`,
+    );
 }
 
 const integer = (min: number) =>
   z
     .string()
-    .regex(/^\d{1,9}$/, 'must be an integer')
+    .regex(/^\d+$/, { message: 'must be an integer', abort: true })
+    .max(10, `must be at most ${MAX_ID}`)
     .transform(Number)
-    .refine((n) => n >= min, `must be at least ${min}`);
+    .refine((n) => n >= min, `must be at least ${min}`)
+    .refine((n) => n <= MAX_ID, `must be at most ${MAX_ID}`)
+    .describe(`an integer id, ${min} to ${MAX_ID}`);
 
+const DATE_MESSAGE = 'must be a date in YYYY-MM-DD format';
 const date = z
   .string()
-  .refine(
-    (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && DateTime.fromISO(v).isValid,
-    'must be a date in YYYY-MM-DD format',
-  );
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: DATE_MESSAGE, abort: true })
+  .refine((v) => v >= '0001-01-01' && DateTime.fromISO(v).isValid, DATE_MESSAGE)
+  .describe('a date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31');
 
 const pageQuery = {
-  page: z.string().optional().describe('page number, from 1'),
-  per_page: z.string().optional().describe('items per page, 1 to 100 (default 10)'),
+  page: z.string().max(9).optional().describe('page number, from 1'),
+  per_page: z.string().max(9).optional().describe('items per page, 1 to 100 (default 10)'),
 };
 
 const courseParams = z.object({ course_id: idOrSis('course_id', 'sis_course_id') });
@@ -95,6 +112,24 @@ const feedQuery = z.object({
     .transform((v) => v === 'true' || v === '1'),
 });
 const listQuery = z.object(pageQuery);
+
+/**
+ * Refuses a URL whose links would be too long: each of the Link header's
+ * rels repeats the path and the other query parameters (as Canvas does).
+ */
+function refuseLongUrl(ctx: AppContext): void {
+  const others = new URLSearchParams(ctx.querystring);
+  others.delete('page');
+  others.delete('per_page');
+  if (ctx.path.length + others.toString().length > MAX_URL) {
+    throw new ValidationError([
+      {
+        path: '',
+        message: `the request URL (path and query string, percent-encoded) must be at most ${MAX_URL} characters`,
+      },
+    ]);
+  }
+}
 
 /** Canvas-compatible Gradebook History API under /api/v1/courses/:course_id/gradebook_history. */
 export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
@@ -117,6 +152,7 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
     ref: { id: number } | { sisId: string },
     read: (course: HistoryCourse, page: CanvasPage) => Promise<Paged<T>>,
   ): Promise<void> => {
+    refuseLongUrl(ctx);
     const course = await resolveCourse(deps.db, ctx.state.principal!.tenantId, ref);
     const page = canvasPage(ctx.query);
     const result = await read(course, page);
@@ -125,7 +161,9 @@ export function historySurface(deps: AppDeps, docs: ApiDocs): Surface {
   };
   const responses = (schema: z.ZodType, what: string) => ({
     200: { description: what, schema },
-    400: { description: 'A malformed id or date' },
+    400: {
+      description: `A malformed or out-of-range id, date or page, or a URL over ${MAX_URL} characters`,
+    },
     401: { description: 'Missing or invalid token' },
     403: { description: 'The token lacks the history scope' },
     404: { description: 'No such course (or assignment, or user) for this tenant' },

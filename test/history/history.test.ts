@@ -388,6 +388,37 @@ describe('Gradebook History API', () => {
     expect(defaulted.body).to.have.length(10);
   });
 
+  it('keeps the Link header bounded: a URL over 1,536 characters is a 400, and within it every rel keeps the other parameters and pages through', async () => {
+    const huge = await get(`${base()}/feed?per_page=1&note=${'x'.repeat(6000)}`).expect(400);
+    expect(huge.body).to.deep.equal({
+      errors: [
+        {
+          message:
+            'the request URL (path and query string, percent-encoded) must be at most 1536 characters',
+        },
+      ],
+    });
+    expect(huge.headers).not.to.have.property('link');
+    // Characters the links percent-encode count as encoded: 500 "!" are 1,500 characters.
+    await get(`${base()}/feed?per_page=1&note=${'!'.repeat(500)}`).expect(400);
+    // The longest URL accepted, with an unknown parameter: the links keep it, and stay small.
+    const path = `${base()}/feed`;
+    const note = 'n'.repeat(1536 - path.length - '?ascending=true&note='.length);
+    const all = (await get(`${base()}/feed?ascending=true&per_page=100`).expect(200)).body;
+    let url: string | null = `${path}?ascending=true&note=${note}&per_page=3`;
+    const seen: unknown[] = [];
+    while (url) {
+      const res: { body: unknown[]; headers: Record<string, string> } = await get(url).expect(200);
+      expect(res.headers.link.length).to.be.below(8192);
+      for (const rel of ['current', 'first', 'last'])
+        expect(res.headers.link).to.match(new RegExp(`note=${note}[^>]*>; rel="${rel}"`));
+      seen.push(...res.body);
+      const next: string | undefined = /<([^>]+)>; rel="next"/.exec(res.headers.link!)?.[1];
+      url = next ? new URL(next).pathname + new URL(next).search : null;
+    }
+    expect(seen).to.deep.equal(all);
+  });
+
   it("re-buckets days when the tenant's time zone changes", async () => {
     await inTransaction(ctx.db, (trx) =>
       setTenantTimeZone(trx, t.tenantId, 'UTC', isoNow(ctx.clock)),
@@ -601,6 +632,70 @@ describe('Gradebook History API', () => {
         .first('grade_columns.id');
       await get(`${base()}/feed?assignment_id=${x.id}`).expect(404);
       await get(`${base()}/2026-03-01/graders/0/assignments/${x.id}/submissions`).expect(404);
+    });
+
+    it("bounds every id, SIS id, date and page: out of range is a 400 in Canvas's format, never a database error", async () => {
+      const long = 'x'.repeat(334);
+      const cases: Array<[string, string]> = [
+        [
+          `/api/v1/courses/sis_course_id:${long}/gradebook_history/days`,
+          'course_id must have a SIS id of at most 333 characters',
+        ],
+        [
+          '/api/v1/courses/2147483648/gradebook_history/days',
+          'course_id must be at most 2147483647',
+        ],
+        [
+          `${base()}/feed?user_id=sis_user_id:${long}`,
+          'user_id must have a SIS id of at most 333 characters',
+        ],
+        [`${base()}/feed?user_id=99999999999`, 'user_id must be at most 2147483647'],
+        [`${base()}/feed?assignment_id=2147483648`, 'assignment_id must be at most 2147483647'],
+        [
+          `${base()}/2026-03-01/graders/2147483648/assignments/${q}/submissions`,
+          'grader_id must be at most 2147483647',
+        ],
+        [
+          `${base()}/2026-03-01/graders/0/assignments/${'9'.repeat(30)}/submissions`,
+          'assignment_id must be at most 2147483647',
+        ],
+        [`${base()}/0000-12-31`, 'date must be a date in YYYY-MM-DD format'],
+        [`${base()}/feed?page=1234567890`, 'page must be at most 9 characters'],
+        [`${base()}/days?per_page=${'1'.repeat(10)}`, 'per_page must be at most 9 characters'],
+      ];
+      for (const [path, message] of cases) {
+        const res = await get(path).expect(400);
+        expect(res.body, path).to.deep.equal({ errors: [{ message }] });
+      }
+      // The largest ids are simply not found; the first and last days of the calendar are empty.
+      await get('/api/v1/courses/2147483647/gradebook_history/days').expect(404);
+      await get(`/api/v1/courses/sis_course_id:${'x'.repeat(333)}/gradebook_history/days`).expect(
+        404,
+      );
+      await get(`${base()}/feed?user_id=2147483647`).expect(404);
+      await get(`${base()}/feed?assignment_id=2147483647`).expect(404);
+      for (const date of ['0001-01-01', '9999-12-31']) {
+        expect((await get(`${base()}/${date}`).expect(200)).body).to.deep.equal([]);
+        for (const grader of [0, 2147483647])
+          expect(
+            (
+              await get(`${base()}/${date}/graders/${grader}/assignments/${q}/submissions`).expect(
+                200,
+              )
+            ).body,
+          ).to.deep.equal([]);
+      }
+      // The last page there can be is empty, on every list.
+      for (const list of [
+        'feed',
+        'days',
+        '2026-03-01',
+        `2026-03-01/graders/0/assignments/${f}/submissions`,
+      ]) {
+        const res = await get(`${base()}/${list}?page=999999999&per_page=100`).expect(200);
+        expect(res.body, list).to.deep.equal([]);
+        expect(res.headers.link, list).to.include('rel="first"');
+      }
     });
 
     it('400 for a malformed date or id', async () => {
