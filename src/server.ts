@@ -7,15 +7,40 @@ import { startDemoLms } from './demo/lms.js';
 import { startDemoDataSync } from './demo/datasync.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
+import { exitOnSignals, guardProcess } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL });
+  guardProcess(logger);
   const deps = await openDeps(config, logger);
   const { koa } = createApp(deps);
 
   const server = http.createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
+  let lms: Awaited<ReturnType<typeof startDemoLms>> | null = null;
+  let dataSync: Awaited<ReturnType<typeof startDemoDataSync>> | null = null;
+  let worker: ReturnType<typeof createWorker> | null = null;
+  exitOnSignals({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    stop: async () => {
+      // Requests in flight get the timeout to finish, then their connections are closed.
+      const force = setTimeout(() => {
+        logger.warn('shutdown timed out; closing open connections');
+        server.closeAllConnections();
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.all([closed, worker?.stop(config.SHUTDOWN_TIMEOUT_MS)]);
+      clearTimeout(force);
+      await lms?.close();
+      await dataSync?.close();
+      await deps.lti.close();
+      await deps.exchange.close();
+      await deps.db.destroy();
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());
@@ -28,8 +53,6 @@ async function main(): Promise<void> {
     'gradebridge listening',
   );
 
-  let lms: Awaited<ReturnType<typeof startDemoLms>> | null = null;
-  let dataSync: Awaited<ReturnType<typeof startDemoDataSync>> | null = null;
   if (config.DEMO) {
     const demo = await ensureDemoTenant(deps);
     // Printed to the terminal, not the log: the secret must never reach log storage.
@@ -63,34 +86,8 @@ async function main(): Promise<void> {
 
   // The embedded default runs the job worker inside the server; with
   // WORKER_IN_PROCESS=false run `npm run worker` processes instead.
-  const worker = config.WORKER_IN_PROCESS ? createWorker(deps) : null;
+  worker = config.WORKER_IN_PROCESS ? createWorker(deps) : null;
   worker?.start();
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      logger.warn('shutdown timed out; closing open connections');
-      server.closeAllConnections();
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    force.unref();
-    server.close(async () => {
-      clearTimeout(force);
-      await worker?.stop(config.SHUTDOWN_TIMEOUT_MS);
-      await lms?.close();
-      await dataSync?.close();
-      await deps.lti.close();
-      await deps.exchange.close();
-      await deps.db.destroy();
-      logger.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((err) => {

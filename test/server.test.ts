@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { once } from 'node:events';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startServer } from './helpers/server-process.js';
 
@@ -84,4 +85,27 @@ describe('the server process: first start, demo, graceful shutdown', function ()
     expect(second.output()).to.include('gradebridge is running at');
     expect(await second.stop('SIGINT')).to.equal(0);
   });
+
+  for (const reader of ['stops reading', 'closes the pipe'] as const) {
+    it(`ends on SIGTERM when whoever reads its output ${reader}`, async () => {
+      const server = await startServer(database, {
+        from: 'source',
+        env: { SHUTDOWN_TIMEOUT_MS: '1000', DEMO: 'false' },
+      });
+      server.child.stdout!.removeAllListeners('data');
+      if (reader === 'stops reading') server.child.stdout!.pause();
+      else server.child.stdout!.destroy();
+      // Each request logs a line: more than a pipe holds.
+      const query = 'x'.repeat(400);
+      for (let i = 0; i < 400; i++) {
+        const res = await fetch(`${server.baseUrl}/healthz?${query}`);
+        expect(res.status).to.equal(200);
+      }
+      server.child.kill('SIGTERM');
+      const exited = once(server.child, 'exit');
+      const deadline = new Promise((r) => setTimeout(() => r('still running'), 20000));
+      expect(await Promise.race([exited, deadline])).not.to.equal('still running');
+      server.child.kill('SIGKILL');
+    });
+  }
 });
