@@ -14,6 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/knex.js';
+import { displayText } from './claim-text.js';
 import { KnexLtiStore } from './store.js';
 
 const require = createRequire(import.meta.url);
@@ -172,6 +173,35 @@ type PlatformConstructor = new (
   authConfig: unknown,
   database: unknown,
 ) => LtijsPlatform;
+
+/**
+ * A platform's service (AGS, Names and Roles, its token endpoint) answered
+ * with an error status; `detail` is the start of its answer.
+ */
+export class LtiServiceError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LtiServiceError';
+  }
+}
+
+/** The HTTP status and body of an error ltijs's HTTP client (got) threw for an answer, if it was one. */
+function answerOf(err: unknown): { status: number; body: string } | null {
+  const response = (err as { response?: { statusCode?: unknown; body?: unknown } } | null)
+    ?.response;
+  if (!response || typeof response.statusCode !== 'number') return null;
+  const body = typeof response.body === 'string' ? response.body : '';
+  return { status: response.statusCode, body };
+}
+
+/** The start of an answer's body, as one line, for messages and logs. */
+export function answerExcerpt(body: string): string {
+  return displayText(body.replace(/\s+/g, ' '), 300) ?? '';
+}
 
 /** The platform and key gradebridge already verified a launch's id_token with; ltijs verifies again with them instead of reading the platform and refetching the keyset. */
 interface VerifiedKey {
@@ -362,6 +392,52 @@ export class LtiEngine {
     return `${token.token_type} ${token.access_token}`;
   }
 
+  /**
+   * Forgets the platform's cached access tokens (every scope): the next call
+   * asks the platform for a new one. For a 401, when the platform revoked
+   * the token before it expired (a restart, a key rotation).
+   */
+  async dropAccessTokens(issuer: string, clientId: string): Promise<void> {
+    await this.store.Delete('accesstoken', { platformUrl: issuer, clientId });
+  }
+
+  /**
+   * Runs one service call; on a 401 it drops the cached tokens and runs it
+   * once more with a new one. A second 401, like any other error answer,
+   * is thrown as an LtiServiceError saying what was refused.
+   */
+  private async withTokenRenewal<T>(
+    ctx: ServiceContext,
+    what: string,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (answerOf(err)?.status !== 401) throw this.serviceError(err, what, false);
+    }
+    await this.dropAccessTokens(ctx.issuer, ctx.clientId);
+    try {
+      return await call();
+    } catch (err) {
+      throw this.serviceError(err, what, true);
+    }
+  }
+
+  private serviceError(err: unknown, what: string, renewed: boolean): unknown {
+    const answer = answerOf(err);
+    if (!answer) return err;
+    const detail = answerExcerpt(answer.body);
+    const said = detail ? `: ${detail}` : '';
+    return new LtiServiceError(
+      answer.status,
+      detail,
+      answer.status === 401 && renewed
+        ? `the platform refused a new access token for ${what} (401${said})`
+        : `the platform answered ${answer.status} to ${what}${said}`,
+    );
+  }
+
   private idtoken(ctx: ServiceContext): Record<string, unknown> {
     return {
       iss: ctx.issuer,
@@ -377,9 +453,8 @@ export class LtiEngine {
 
   /** One page of line items (AGS), from the context's container or a `next` URL. */
   async lineItems(ctx: ServiceContext, url?: string): Promise<Page<Record<string, unknown>>> {
-    const result = await this.provider.Grade.getLineItems(
-      this.idtoken(ctx),
-      url ? { url } : { limit: 1000 },
+    const result = await this.withTokenRenewal(ctx, 'the line items (AGS)', () =>
+      this.provider.Grade.getLineItems(this.idtoken(ctx), url ? { url } : { limit: 1000 }),
     );
     return { items: result.lineItems as Array<Record<string, unknown>>, next: result.next ?? null };
   }
@@ -390,10 +465,8 @@ export class LtiEngine {
     lineItemId: string,
     url?: string,
   ): Promise<Page<Record<string, unknown>>> {
-    const result = await this.provider.Grade.getScores(
-      this.idtoken(ctx),
-      lineItemId,
-      url ? { url } : { limit: 1000 },
+    const result = await this.withTokenRenewal(ctx, 'the results (AGS)', () =>
+      this.provider.Grade.getScores(this.idtoken(ctx), lineItemId, url ? { url } : { limit: 1000 }),
     );
     return { items: result.scores as Array<Record<string, unknown>>, next: result.next ?? null };
   }
@@ -402,14 +475,18 @@ export class LtiEngine {
     ctx: ServiceContext,
     lineItem: Record<string, unknown>,
   ): Promise<Record<string, unknown>> {
-    return this.provider.Grade.createLineItem(this.idtoken(ctx), lineItem);
+    return this.withTokenRenewal(ctx, 'a new line item (AGS)', () =>
+      this.provider.Grade.createLineItem(this.idtoken(ctx), lineItem),
+    );
   }
 
   /** One page of the context's members (Names and Roles). */
   async members(ctx: ServiceContext, url?: string): Promise<Page<Record<string, unknown>>> {
-    const result = await this.provider.NamesAndRoles.getMembers(
-      this.idtoken(ctx),
-      url ? { url, pages: 1 } : { pages: 1, limit: 1000 },
+    const result = await this.withTokenRenewal(ctx, 'the roster (Names and Roles)', () =>
+      this.provider.NamesAndRoles.getMembers(
+        this.idtoken(ctx),
+        url ? { url, pages: 1 } : { pages: 1, limit: 1000 },
+      ),
     );
     return { items: result.members as Array<Record<string, unknown>>, next: result.next ?? null };
   }

@@ -7,8 +7,8 @@ export { scoreJob } from './passback.js';
 export const pullJob: JobDefinition = {
   name: 'lti.pull',
   maxAttempts: 3,
-  async run({ deps, job }) {
-    await pullAndRecord(deps, job.payload.ltiContextId as number);
+  async run({ deps, job, log }) {
+    await pullAndRecord(deps, job.payload.ltiContextId as number, log);
   },
 };
 

@@ -3,6 +3,7 @@ import { toIso } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
 import { enqueue } from '../jobs/queue.js';
 import { PermanentFailure, RetryLater, type JobDefinition } from '../jobs/worker.js';
+import { answerExcerpt } from './engine.js';
 import { AGS } from './services.js';
 
 /**
@@ -121,12 +122,32 @@ export const scoreJob: JobDefinition = {
           signal: AbortSignal.timeout(15_000),
         });
       };
-      const res = await deps.lti.limiter(issuer).schedule(send);
+      const limiter = deps.lti.limiter(issuer);
+      const where = { lineItem: li.external_id, columnId, userId };
+      const attempt = async () => {
+        try {
+          return await limiter.schedule(send);
+        } catch (err) {
+          // No answer (a network failure, a timeout) or no token: the job retries with backoff.
+          log.warn({ ...where, err }, 'LTI score not sent');
+          throw err;
+        }
+      };
+      let res = await attempt();
+      let renewed = false;
+      if (res.status === 401) {
+        // The platform revoked the cached token (a restart, a rotation): forget it, try once more.
+        await res.body?.cancel();
+        await deps.lti.engine.dropAccessTokens(issuer, context.client_id);
+        renewed = true;
+        res = await attempt();
+      }
       if (res.ok) {
-        log.info({ lineItem: li.external_id, status: res.status }, 'score sent');
+        log.info({ lineItem: li.external_id, status: res.status, renewed }, 'score sent');
         continue;
       }
-      const detail = `${res.status} ${(await res.text()).slice(0, 300)}`;
+      const answer = answerExcerpt(await res.text());
+      const detail = `${res.status}${answer ? ` ${answer}` : ''}`;
       if (res.status === 429) {
         const after = Number(res.headers.get('retry-after'));
         throw new RetryLater(
@@ -134,13 +155,10 @@ export const scoreJob: JobDefinition = {
           `the platform throttled scores: ${detail}`,
         );
       }
+      log.warn({ ...where, status: res.status, answer }, 'LTI score not sent');
       if (res.status === 401) {
-        // The cached token was refused: forget it and try again with a new one.
-        await deps
-          .db('lti_access_tokens')
-          .where({ platform_url: issuer, client_id: context.client_id })
-          .delete();
-        throw new Error(`the platform refused the access token: ${detail}`);
+        // A new token was refused too: the tool lost its access here (removed from the course, key off).
+        throw new PermanentFailure(`the platform refused a new access token: ${detail}`);
       }
       if (res.status === 404) {
         // The teacher deleted the line item in the LMS: stop sending to it.

@@ -9,7 +9,8 @@ import { loadCourseColumns } from '../grades/course-columns.js';
 import { GradeBatch, type GradebookChange } from '../grades/grade-batch.js';
 import { gradeText } from '../grades/grading.js';
 import { recalculate } from '../grades/recalculate.js';
-import type { Page, ServiceContext } from './engine.js';
+import type { Logger } from '../logger.js';
+import { LtiServiceError, type Page, type ServiceContext } from './engine.js';
 import { cut, displayText, identifierProblem, TEXT_MAX } from './claim-text.js';
 import { findExternalIds, findLocalIds, linkExternalId } from './mappings.js';
 import { linkPlatformUser, setEnrollment } from './people.js';
@@ -385,8 +386,15 @@ async function applyResults(
   summary.versions += await batch.flush();
 }
 
-/** Runs a pull and keeps its outcome on the context (shown on the course page). */
-export async function pullAndRecord(deps: AppDeps, ltiContextId: number): Promise<PullSummary> {
+/**
+ * Runs a pull and keeps its outcome on the context (shown on the course
+ * page). A failure is logged with `log` (the job's, carrying its id).
+ */
+export async function pullAndRecord(
+  deps: AppDeps,
+  ltiContextId: number,
+  log: Logger = deps.logger,
+): Promise<PullSummary> {
   const record = (status: 'ok' | 'failed', summary: object) =>
     deps
       .db('lti_contexts')
@@ -401,6 +409,14 @@ export async function pullAndRecord(deps: AppDeps, ltiContextId: number): Promis
     await record('ok', summary);
     return summary;
   } catch (err) {
+    log.warn(
+      {
+        err,
+        ltiContextId,
+        ...(err instanceof LtiServiceError ? { status: err.status, answer: err.detail } : {}),
+      },
+      'LTI pull failed',
+    );
     await record('failed', { error: (err as Error).message });
     throw err;
   }
