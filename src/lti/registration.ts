@@ -5,7 +5,23 @@ import { inTransaction } from '../db/transaction.js';
 import { ROUTES, type PlatformInfo } from './engine.js';
 import { AGS } from './services.js';
 
-export class RegistrationError extends Error {}
+/**
+ * A registration that cannot be made, in words for the person who started
+ * it: 400 when the request or the registration itself is wrong, 502 when
+ * the LMS could not be reached or answered something unusable.
+ */
+export class RegistrationError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 502 = 400,
+  ) {
+    super(message);
+    this.name = 'RegistrationError';
+  }
+}
+
+/** How long gradebridge waits for the LMS during Dynamic Registration. */
+const REGISTRATION_TIMEOUT_MS = 10_000;
 
 export interface PlatformRegistration {
   tenantId: number;
@@ -39,15 +55,52 @@ export function toolUrls(
   };
 }
 
-function checkUrl(name: string, value: string): void {
+function checkUrl(name: string, value: string, status: 400 | 502 = 400): void {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new RegistrationError(`${name} is not a URL: "${value}"`);
+    throw new RegistrationError(`${name} is not a URL: "${value.slice(0, 200)}"`, status);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new RegistrationError(`${name} must be an http(s) URL`);
+    throw new RegistrationError(`${name} must be an http(s) URL`, status);
+}
+
+/**
+ * One request to the LMS during registration, answered as a JSON object; any
+ * failure (no answer in time, no connection, an error status, not JSON) is
+ * a RegistrationError (502) that says which step failed and why.
+ */
+async function lmsJson(
+  step: string,
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  refused: (status: number) => string,
+): Promise<Record<string, unknown>> {
+  const failed = (why: string) => new RegistrationError(`The LMS's ${step} ${why}.`, 502);
+  let text: string;
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    text = await res.text();
+  } catch (err) {
+    const name = (err as Error | null)?.name;
+    const verb = step === 'registration' ? 'could not be sent' : 'could not be read';
+    if (name === 'TimeoutError' || name === 'AbortError')
+      throw failed(`${verb}: the LMS did not answer within ${timeoutMs / 1000} s`);
+    throw failed(`${verb}: the LMS could not be reached`);
+  }
+  if (!res.ok) throw new RegistrationError(refused(res.status), 502);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw failed(step === 'registration' ? 'answer is not JSON' : 'is not JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw failed(step === 'registration' ? 'answer is not a JSON object' : 'is not a JSON object');
+  return body as Record<string, unknown>;
 }
 
 /**
@@ -157,6 +210,7 @@ export async function dynamicRegistration(
   deps: AppDeps,
   baseUrl: string,
   params: { tenant?: string; openidConfiguration?: string; registrationToken?: string },
+  { timeoutMs = REGISTRATION_TIMEOUT_MS }: { timeoutMs?: number } = {},
 ): Promise<RegisteredPlatform> {
   let tenantId: number;
   try {
@@ -173,12 +227,13 @@ export async function dynamicRegistration(
   if (!params.openidConfiguration)
     throw new RegistrationError('The LMS sent no openid_configuration.');
   checkUrl('openid_configuration', params.openidConfiguration);
-  const configRes = await fetch(params.openidConfiguration, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!configRes.ok)
-    throw new RegistrationError(`The LMS's configuration answered ${configRes.status}.`);
-  const config = (await configRes.json()) as Record<string, unknown>;
+  const config = await lmsJson(
+    'configuration',
+    params.openidConfiguration,
+    { headers: { Accept: 'application/json' } },
+    timeoutMs,
+    (status) => `The LMS's configuration answered ${status}.`,
+  );
   const issuer = config.issuer;
   if (
     typeof issuer !== 'string' ||
@@ -193,7 +248,8 @@ export async function dynamicRegistration(
     'registration_endpoint',
   ]) {
     if (typeof config[field] !== 'string')
-      throw new RegistrationError(`The LMS's configuration has no ${field}.`);
+      throw new RegistrationError(`The LMS's configuration has no ${field}.`, 502);
+    checkUrl(`The LMS's ${field}`, config[field], 502);
   }
   const urls = toolUrls(baseUrl);
   const registration = {
@@ -217,17 +273,23 @@ export async function dynamicRegistration(
       ],
     },
   };
-  const res = await fetch(config.registration_endpoint as string, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      ...(params.registrationToken ? { Authorization: `Bearer ${params.registrationToken}` } : {}),
+  const answer = await lmsJson(
+    'registration',
+    config.registration_endpoint as string,
+    {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        ...(params.registrationToken
+          ? { Authorization: `Bearer ${params.registrationToken}` }
+          : {}),
+      },
+      body: JSON.stringify(registration),
     },
-    body: JSON.stringify(registration),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!res.ok) throw new RegistrationError(`The LMS refused the registration (${res.status}).`);
-  const answer = (await res.json()) as Record<string, unknown>;
+    timeoutMs,
+    (status) => `The LMS refused the registration (${status}).`,
+  );
   const clientId = answer.client_id;
   const toolConfig = answer['https://purl.imsglobal.org/spec/lti-tool-configuration'] as
     Record<string, unknown> | undefined;
@@ -235,6 +297,7 @@ export async function dynamicRegistration(
   if (typeof clientId !== 'string' || typeof deploymentId !== 'string') {
     throw new RegistrationError(
       'The LMS answered the registration without a client_id and deployment_id.',
+      502,
     );
   }
   const product = (

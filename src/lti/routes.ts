@@ -48,14 +48,18 @@ function sendHtml(ctx: AppContext, page: string): void {
   ctx.body = page;
 }
 
+/** The code of a 502 whose message says in plain words what the LMS did wrong. */
+const LMS_FAILED = 'lms_failed';
+
 /** LTI pages answer errors as HTML pages the LMS frame can show. */
 const renderLtiError: ErrorRenderer = (ctx, error) => {
   ctx.status = error.status;
+  const worded = error.status < 500 || error.code === LMS_FAILED;
   sendHtml(
     ctx,
     errorPage(
       error.status,
-      error.status >= 500 ? 'Something went wrong; try again.' : error.message,
+      worded ? error.message : 'Something went wrong; try again.',
       ctx.state.requestId,
     ),
   );
@@ -202,7 +206,14 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       openid_configuration: z.string().optional(),
       registration_token: z.string().optional(),
     }),
-    responses: { 200: { description: 'Registered; the page tells the LMS to close the dialog' } },
+    responses: {
+      200: { description: 'Registered; the page tells the LMS to close the dialog' },
+      400: { description: 'HTML error page: the link or the registration is not valid' },
+      502: {
+        description:
+          'HTML error page: the LMS could not be reached, or answered something unusable',
+      },
+    },
     handler: async (ctx, { query }) => {
       try {
         const registered = await dynamicRegistration(deps, baseUrl(ctx), {
@@ -225,8 +236,14 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           ),
         );
       } catch (err) {
-        if (err instanceof RegistrationError) throw new BadRequestError(err.message);
-        throw err;
+        if (!(err instanceof RegistrationError)) throw err;
+        ctx.state.log.warn(
+          { reason: err.message, status: err.status },
+          'LTI dynamic registration refused',
+        );
+        throw err.status === 502
+          ? new AppError(502, LMS_FAILED, err.message)
+          : new BadRequestError(err.message);
       }
     },
   });
