@@ -47,6 +47,9 @@ export function errorHandler(routes: ErrorRoute[], logger: Logger): AppMiddlewar
       else if (error.status >= 500)
         log.warn({ code: error.code, path: ctx.path, msg: error.message }, 'request error');
       for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+      // A body left unread (too large, refused early) would be read as the next
+      // request on a kept-alive connection: close it after this answer instead.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       // Koa sends no body for HEAD; the error's status and headers still apply.
       rendererFor(ctx.path)(ctx, error);
     }

@@ -145,7 +145,16 @@ export function normalizeError(err: unknown): { error: AppError; unexpected: boo
       unexpected: true,
     };
   }
-  const e = (err ?? {}) as HttpishError;
+  const e = (err ?? {}) as HttpishError & { code?: unknown };
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
+    // zlib: a body sent with Content-Encoding gzip or deflate that does not decompress.
+    return {
+      error: new BadRequestError('Request body could not be decompressed.', {
+        code: 'malformed_body',
+      }),
+      unexpected: false,
+    };
+  }
   const status = e.status ?? e.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
     if (e.type === 'entity.too.large') {

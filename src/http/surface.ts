@@ -3,6 +3,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { AppError } from './errors.js';
+import { assertCleanInput } from './input.js';
 import type { ApiDocs, DocResponse } from './openapi.js';
 import { parseOrThrow } from './validation.js';
 
@@ -57,6 +58,12 @@ export interface RouteSpec<B extends Schema, Q extends Schema, P extends Schema>
   /** Documentation of the body when the validating schema is looser (per-item validation). */
   docBody?: z.ZodType;
   bodyContentTypes?: string[];
+  /**
+   * The body is a batch whose items the handler validates one by one: the
+   * input rule then checks its shape only and leaves texts to each item, so
+   * one bad item does not fail the others.
+   */
+  bodyItems?: boolean;
   responses: Record<string, DocResponse>;
   handler: (ctx: AppContext, input: { body: Out<B>; query: Out<Q>; params: Out<P> }) => unknown;
 }
@@ -73,7 +80,8 @@ export interface SurfaceOptions {
 
 /**
  * One API surface: a router with its own prefix, authentication and error
- * format. Every route runs auth, then validation, then its handler, and is
+ * format. Every route runs auth, then the input rule (src/http/input.ts) and
+ * validation, then its handler, and is
  * recorded in the OpenAPI document from the same schemas.
  */
 export class Surface {
@@ -101,6 +109,11 @@ export class Surface {
     if (auth) chain.push(auth);
     if (spec.bodyParser) chain.push(spec.bodyParser);
     chain.push(async (ctx) => {
+      assertCleanInput([
+        { value: ctx.params, where: 'path' },
+        { value: ctx.query, where: 'query' },
+        { value: ctx.request.body, where: 'body', options: { shapeOnly: spec.bodyItems } },
+      ]);
       const input = {
         params: (spec.params ? parseOrThrow(spec.params, ctx.params, 'path') : undefined) as Out<P>,
         query: (spec.query ? parseOrThrow(spec.query, ctx.query, 'query') : undefined) as Out<Q>,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from './errors.js';
+import { textProblem } from './input.js';
 
 const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
@@ -68,6 +69,23 @@ export function parseOrThrow<T extends z.ZodType>(
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(formatIssues(result.error), where);
   return result.data;
+}
+
+/** The largest value of an integer column (PostgreSQL's integer). */
+export const DB_INT_MAX = 2_147_483_647;
+
+/** A string both databases store as sent: no NUL characters, no lone surrogates. */
+export function text() {
+  return z.string().superRefine((value, ctx) => {
+    const problem = textProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+/** Whether a date falls in years 1 to 9999 (UTC), the range every surface and both databases share. */
+export function inDateRange(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
 }
 
 export { z };

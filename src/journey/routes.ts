@@ -156,6 +156,7 @@ export function journeySurface(deps: AppDeps, docs: ApiDocs): Surface {
       summary: endpoint.summary,
       bodyParser: parser,
       body: batch,
+      bodyItems: true,
       docBody: z.array(endpoint.item).max(maxItems),
       responses: {
         200: { description: 'One result per item, in order', schema: z.array(itemResult) },

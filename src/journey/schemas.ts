@@ -1,12 +1,12 @@
-import { z } from '../http/validation.js';
+import { DB_INT_MAX, inDateRange, text, z } from '../http/validation.js';
 
 /**
  * Item schemas of the Grades Journey v2 incoming REST API, field for field
  * from its specification: required fields, JSON types and maximum lengths.
  * Unknown fields are refused so a misspelt field is reported, not dropped.
  */
-const required = (max: number) => z.string().min(1).max(max);
-const optional = (max: number) => z.string().max(max).nullish();
+const required = (max: number) => text().min(1).max(max);
+const optional = (max: number) => text().max(max).nullish();
 const flag = z.boolean().nullish();
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -15,14 +15,15 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]
 const date = z
   .string()
   .nullish()
-  .refine((v) => v == null || v === '' || (ISO_DATE.test(v) && !Number.isNaN(Date.parse(v))), {
-    message: 'must be an ISO 8601 date such as 2026-09-01 or 2026-09-01T23:59:00Z',
+  .refine((v) => v == null || v === '' || (ISO_DATE.test(v) && inDateRange(new Date(v))), {
+    message:
+      'must be an ISO 8601 date in years 1 to 9999, such as 2026-09-01 or 2026-09-01T23:59:00Z',
   })
   .transform((v) => (v == null || v === '' ? null : new Date(v).toISOString()));
 
 /** "extract" is documented as a String holding true/false; accept a JSON boolean too. */
 const extract = z
-  .union([z.boolean(), z.string().max(333)])
+  .union([z.boolean(), text().max(333)])
   .nullish()
   .refine((v) => v == null || typeof v === 'boolean' || /^(true|false)$/i.test(v), {
     message: 'must be true or false',
@@ -64,6 +65,7 @@ export const gradableItem = z
       .number()
       .int()
       .min(-1)
+      .max(DB_INT_MAX)
       .refine((n) => n !== 0, { message: 'must be -1 (unlimited) or at least 1' })
       .nullish(),
     tracked: flag,
@@ -74,7 +76,7 @@ export const gradableItem = z
     gradeSchema: optional(333),
     /** The specification's table spells it in lower case; both spellings are accepted. */
     gradeschema: optional(333),
-    sequenceNum: z.number().int().min(0).nullish(),
+    sequenceNum: z.number().int().min(0).max(DB_INT_MAX).nullish(),
     extract,
     mapping: optional(333),
     optionalData: optional(2000),

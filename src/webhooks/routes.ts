@@ -6,6 +6,7 @@ import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { AppError, BadRequestError } from '../http/errors.js';
 import { renderPlainError } from '../http/error-handler.js';
+import { assertCleanInput } from '../http/input.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext } from '../http/surface.js';
 import { describeIssues, formatIssues, z as zod } from '../http/validation.js';
@@ -49,6 +50,7 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
   };
   /** The event, checked against its schema: a 400 `malformed` naming the problems otherwise. */
   const validate = <S extends z.ZodType>(value: unknown, schema: S): z.output<S> => {
+    assertCleanInput([{ value, where: 'body' }]);
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
       throw new BadRequestError(
