@@ -8,6 +8,11 @@ export interface BearerAuthOptions {
   tokens: TokenService;
   /** The scope this surface needs. */
   scope: string;
+  /**
+   * Also accept the token from this request header, as the token alone or as
+   * `Bearer <token>` (the Progress contract's apiKey header named "Bearer").
+   */
+  header?: string;
   /** Also accept the token from this cookie (the Progress API's InSite.WebToken). */
   cookie?: string;
   realm?: string;
@@ -26,9 +31,12 @@ export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
     error ? `Bearer realm="${realm}", error="${error}"` : `Bearer realm="${realm}"`;
   return async (ctx, next) => {
     const header = ctx.get('authorization');
+    const apiKey = options.header ? ctx.get(options.header) : '';
     let token: string | undefined;
-    if (header) {
-      const match = BEARER.exec(header);
+    if (header || apiKey) {
+      const match = header
+        ? BEARER.exec(header)
+        : BEARER.exec(`Bearer ${apiKey.replace(/^Bearer\s+/i, '')}`);
       if (!match)
         throw new UnauthorizedError('Invalid access token.', {
           'WWW-Authenticate': challenge('invalid_request'),

@@ -49,6 +49,39 @@ export function serialize(
   );
 }
 
+/** Rows whose first ones are already read; return() closes their source. */
+export interface PrimedRows<T> extends AsyncIterableIterator<T> {
+  return(): Promise<IteratorResult<T, undefined>>;
+}
+
+/**
+ * Reads a source's first item before anything is sent, so a query that fails
+ * as it starts is answered as an error, not as a file cut after its 200. The
+ * rows then go on from that item. return() closes the source even when the
+ * rows were never read on (the response closed before the file began).
+ */
+export async function primed<T>(source: AsyncIterable<T>): Promise<PrimedRows<T>> {
+  const iterator = source[Symbol.asyncIterator]();
+  let first: IteratorResult<T> | null = await iterator.next();
+  const rows: PrimedRows<T> = {
+    [Symbol.asyncIterator]() {
+      return rows;
+    },
+    next() {
+      if (first === null) return iterator.next();
+      const item = first;
+      first = null;
+      return Promise.resolve(item);
+    },
+    async return() {
+      first = null;
+      await iterator.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+  return rows;
+}
+
 export function exportsDir(deps: AppDeps): string {
   return path.join(deps.config.dataDir, 'exports');
 }

@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
 import { dbClient, type Db } from '../db/knex.js';
 import { BadRequestError } from '../http/errors.js';
-import { MATCH_FIELDS, MODEL_FIELDS, type Criteria, type QueryFilter } from './schemas.js';
+import {
+  MATCH_FIELDS,
+  MODEL_FIELDS,
+  TEXT_FIELDS,
+  type Criteria,
+  type QueryFilter,
+} from './schemas.js';
 
 /** Enrollment roles that make a person one of a class's instructors. */
 export const INSTRUCTOR_ROLES = ['Instructor', 'TeachingAssistant'];
@@ -55,18 +61,6 @@ const COLUMN_OF: Record<string, string> = {
   classEnded: 'c.ends_at',
   classTitle: 'c.title',
 };
-
-/** Text properties `texts` may search; `*` searches them all. */
-const TEXT_FIELDS = [
-  'gradebookTitle',
-  'gradebookType',
-  'lastChangeType',
-  'lastChangeUser',
-  'reference',
-  'achievementTitle',
-  'classTitle',
-  'classInstructors',
-];
 
 function escapeLike(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -183,7 +177,7 @@ export function matchingGradebooks(
       });
     } else if (key === 'classInstructors') {
       instructorExists(db, q, (sub) => contains(db, sub, 'iu.name', value));
-    } else if (TEXT_FIELDS.includes(key)) {
+    } else if ((TEXT_FIELDS as readonly string[]).includes(key)) {
       contains(db, q, COLUMN_OF[key]!, value);
     } else {
       throw new BadRequestError(

@@ -25,6 +25,7 @@ import { parseOrThrow, z } from '../http/validation.js';
 import {
   CONTENT_TYPES,
   lookupExport,
+  primed,
   serialize,
   startExport,
   type ExportFormat,
@@ -96,12 +97,28 @@ export const renderProblem: ErrorRenderer = (ctx, error) => {
     instance: ctx.path,
   };
   if (error instanceof ValidationError) {
-    const errors: Record<string, string[]> = {};
-    for (const issue of error.issues) (errors[issue.path || '$'] ??= []).push(issue.message);
-    body.errors = errors;
+    // Keyed by the caller's property names, which may be "constructor" or "__proto__".
+    const errors = new Map<string, string[]>();
+    for (const issue of error.issues) {
+      const path = issue.path || '$';
+      errors.set(path, [...(errors.get(path) ?? []), issue.message]);
+    }
+    body.errors = Object.fromEntries(errors);
   }
   ctx.body = body;
 };
+
+/** JSON as the contract lists it: application/json, or text/json when the client asks for that. */
+function respondJson(ctx: AppContext, body: unknown): void {
+  ctx.body = body;
+  ctx.type = jsonType(ctx);
+}
+
+function jsonType(ctx: AppContext): 'application/json' | 'text/json' {
+  return ctx.accepts('application/json', 'text/json') === 'text/json'
+    ? 'text/json'
+    : 'application/json';
+}
 
 /** JSON in any of the content types the contract lists; no body means no criteria. */
 function progressBody(): AppMiddleware {
@@ -126,9 +143,17 @@ function progressBody(): AppMiddleware {
       await parse(ctx, async () => undefined);
     } catch (err) {
       const { error } = normalizeError(err);
-      throw error.status === 413
-        ? error
-        : new BadRequestError('The request body is not valid JSON.');
+      if (error.status === 413) throw error;
+      // The parser refuses "__proto__" (and constructor.prototype) outright; read such a
+      // body as plain JSON, where they are own properties, so validation names them.
+      const text = (err as { body?: unknown }).body;
+      if (!(
+        err instanceof SyntaxError &&
+        /prototype/.test(err.message) &&
+        typeof text === 'string'
+      ))
+        throw new BadRequestError('The request body is not valid JSON.');
+      ctx.request.body = JSON.parse(text);
     }
     if (ctx.request.body === undefined || ctx.request.body === null) ctx.request.body = {};
     await next();
@@ -152,7 +177,9 @@ function criteriaFromQuery(query: Record<string, string | string[] | undefined>)
       out[key] =
         key === 'isLocked' ? (value === 'true' ? true : value === 'false' ? false : value) : value;
     } else if (texts) {
-      ((out.texts ??= {}) as Record<string, string>)[texts[1] ?? texts[2]!] = value;
+      // A key of the caller's ("__proto__" included) is an own property, refused by the schema.
+      ((out.texts ??= Object.create(null)) as Record<string, string>)[texts[1] ?? texts[2]!] =
+        value;
     } else if (nested) {
       const group = nested[1]!.toLowerCase();
       const shape = (
@@ -185,6 +212,7 @@ function format(criteria: Criteria, allowed: ExportFormat[]): ExportFormat {
 
 /** InSite "Progress API: Gradebooks" under /v2/e01/api/progress/gradebooks. */
 export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
+  docs.securitySchemes.insiteBearer = { type: 'apiKey', in: 'header', name: 'Bearer' };
   docs.securitySchemes.insiteCookie = { type: 'apiKey', in: 'cookie', name: 'InSite.WebToken' };
   const surface = new Surface(
     {
@@ -192,15 +220,16 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       prefix: PROGRESS_PREFIX,
       tag: 'Progress Gradebooks',
       description:
-        "InSite's Progress API for gradebooks: every course's gradebook with its class, period, achievement and lock state. Auth: Bearer token or the InSite.WebToken cookie with the progress scope. Errors are problem details.",
+        "InSite's Progress API for gradebooks: every course's gradebook with its class, period, achievement and lock state. Auth: a token with the progress scope, as Authorization: Bearer, in a header named Bearer (the contract's apiKey), or in the InSite.WebToken cookie. JSON answers are application/json, or text/json when asked for. Errors are problem details.",
       renderError: renderProblem,
       auth: bearerAuth({
         db: deps.db,
         tokens: deps.tokens,
         scope: 'progress',
+        header: 'Bearer',
         cookie: 'InSite.WebToken',
       }),
-      security: [{ bearer: [] }, { insiteCookie: [] }],
+      security: [{ bearer: [] }, { insiteBearer: [] }, { insiteCookie: [] }],
     },
     docs,
   );
@@ -278,7 +307,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const fmt = format(criteria, ['json', 'csv']);
       // Refuse unknown includes, sort fields and texts now, not in the background.
       precheck(ctx, criteria, 'model');
-      ctx.body = await inTransaction(deps.db, async (trx) => {
+      const started = await inTransaction(deps.db, async (trx) => {
         await record(ctx, 'export', criteria, trx);
         return startExport(
           trx,
@@ -289,6 +318,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
           requestBaseUrl(deps.config, ctx),
         );
       });
+      respondJson(ctx, started);
     },
   });
   surface.route({
@@ -348,7 +378,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     handler: async (ctx, { params }) => {
       const found = await getGradebook(deps.db, scope(ctx), params.gradebook);
       if (!found) throw new NotFoundError(`Gradebook ${params.gradebook} does not exist.`);
-      ctx.body = found;
+      respondJson(ctx, found);
     },
   });
   surface.route({
@@ -364,7 +394,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     handler: async (ctx, { body }) => {
       format(body, ['json']);
       precheck(ctx, body, 'model');
-      ctx.body = await collectGradebooks(deps.db, scope(ctx), body);
+      respondJson(ctx, await collectGradebooks(deps.db, scope(ctx), body));
       await record(ctx, 'collect', body);
     },
   });
@@ -377,7 +407,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     responses: { 200: { description: 'How many match', schema: countResultSchema }, ...common },
     handler: async (ctx, { body }) => {
       precheck(ctx, body, 'model');
-      ctx.body = await countGradebooks(deps.db, scope(ctx), body);
+      respondJson(ctx, await countGradebooks(deps.db, scope(ctx), body));
       await record(ctx, 'count', body);
     },
   });
@@ -391,14 +421,19 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     ...bodyDocs,
     responses: { 200: { description: 'A JSON or CSV file' }, ...common },
     handler: async (ctx, { body }) => {
+      // Everything is checked, and the first rows read, before the 200 goes out:
+      // once the file streams, a problem can no longer be answered as one.
       const fmt = format(body, ['json', 'csv']);
       precheck(ctx, body, 'model');
       const fields = projection(body.filter, 'model');
       await record(ctx, 'download', body);
-      const rows = streamGradebooks(deps.db, scope(ctx), body, fields) as AsyncIterable<
-        Record<string, unknown>
-      >;
-      ctx.type = CONTENT_TYPES[fmt];
+      const rows = await primed(
+        streamGradebooks(deps.db, scope(ctx), body, fields) as AsyncIterable<
+          Record<string, unknown>
+        >,
+      );
+      ctx.res.once('close', () => void rows.return());
+      ctx.type = fmt === 'json' ? `${jsonType(ctx)}; charset=utf-8` : CONTENT_TYPES[fmt];
       ctx.attachment(`gradebooks-${isoNow(deps.clock).slice(0, 10)}.${fmt}`);
       ctx.body = serialize(rows, fields, fmt);
     },
@@ -416,7 +451,7 @@ export function progressSurface(deps: AppDeps, docs: ApiDocs): Surface {
     handler: async (ctx, { body }) => {
       format(body, ['json']);
       precheck(ctx, body, 'match');
-      ctx.body = await searchGradebooks(deps.db, scope(ctx), body);
+      respondJson(ctx, await searchGradebooks(deps.db, scope(ctx), body));
       await record(ctx, 'search', body);
     },
   });

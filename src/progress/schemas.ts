@@ -10,8 +10,53 @@ const uuid = z.guid();
 const dateTime = z.iso.datetime({ offset: true });
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullish();
 
+/** The first and last instants a request may name: years 1 to 9999, UTC, as both databases store them. */
+const FIRST_INSTANT = '0001-01-01T00:00:00Z';
+const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
+/** A date-time in a request: ISO 8601 with an offset, within years 1 to 9999 once in UTC. */
+const requestDateTime = dateTime
+  .refine((value) => {
+    const at = Date.parse(value);
+    return at >= Date.parse(FIRST_INSTANT) && at <= Date.parse(LAST_INSTANT);
+  }, `must be between ${FIRST_INSTANT} and ${LAST_INSTANT}`)
+  .describe(`a date-time with an offset, from ${FIRST_INSTANT} to ${LAST_INSTANT}`);
+
+/** The longest text a criterion may search for: the longest text the gradebooks hold. */
+export const TEXT_MAX = 333;
+const text = z.string().max(TEXT_MAX);
+
+/** Text properties `texts` may search; `*` searches them all. */
+export const TEXT_FIELDS = [
+  'gradebookTitle',
+  'gradebookType',
+  'lastChangeType',
+  'lastChangeUser',
+  'reference',
+  'achievementTitle',
+  'classTitle',
+  'classInstructors',
+] as const;
+
+/**
+ * `texts`: a map of text property (or `*`) to the text it must contain. A
+ * property named `__proto__` is refused like any other unknown one (a record
+ * would otherwise drop it without a word).
+ */
+const textsSchema = z.preprocess(
+  (value, ctx) => {
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__'))
+      ctx.addIssue({
+        code: 'unrecognized_keys',
+        keys: ['__proto__'],
+        input: value as Record<string, unknown>,
+      });
+    return value;
+  },
+  z.partialRecord(z.enum(['*', ...TEXT_FIELDS]), text.nullable()),
+);
+
 export const originSchema = z.strictObject({
-  when: dateTime.optional(),
+  when: requestDateTime.optional(),
   organization: uuid.optional(),
   user: uuid.optional(),
   proxy: nullable(uuid),
@@ -36,7 +81,7 @@ export const criteriaShape = {
   identifier: nullable(uuid),
   origin: originSchema.optional(),
   filter: queryFilterSchema.optional(),
-  texts: nullable(z.record(z.string(), z.string().nullable())),
+  texts: nullable(textsSchema),
   achievementId: nullable(uuid),
   classId: nullable(uuid),
   classInstructorId: nullable(uuid),
@@ -44,18 +89,18 @@ export const criteriaShape = {
   organizationId: nullable(uuid),
   periodId: nullable(uuid),
   isLocked: nullable(z.boolean()),
-  classTitle: nullable(z.string()),
-  gradebookTitle: nullable(z.string()),
-  gradebookType: nullable(z.string()),
-  lastChangeType: nullable(z.string()),
-  lastChangeUser: nullable(z.string()),
-  reference: nullable(z.string()),
-  classStartedSince: nullable(dateTime),
-  classStartedBefore: nullable(dateTime),
-  gradebookCreatedSince: nullable(dateTime),
-  gradebookCreatedBefore: nullable(dateTime),
-  lastChangeSince: nullable(dateTime),
-  lastChangeBefore: nullable(dateTime),
+  classTitle: nullable(text),
+  gradebookTitle: nullable(text),
+  gradebookType: nullable(text),
+  lastChangeType: nullable(text),
+  lastChangeUser: nullable(text),
+  reference: nullable(text),
+  classStartedSince: nullable(requestDateTime),
+  classStartedBefore: nullable(requestDateTime),
+  gradebookCreatedSince: nullable(requestDateTime),
+  gradebookCreatedBefore: nullable(requestDateTime),
+  lastChangeSince: nullable(requestDateTime),
+  lastChangeBefore: nullable(requestDateTime),
 };
 export const criteriaSchema = z.strictObject(criteriaShape);
 export type Criteria = z.output<typeof criteriaSchema>;

@@ -29,13 +29,18 @@ const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
 const cache = new Map<string, ValidateFunction>();
 
-export function responseValidator(specPath: string, method: string): ValidateFunction {
-  const key = `${method} ${specPath}`;
+/** The contract's 200 response schema of an operation, in one of its media types. */
+export function responseValidator(
+  specPath: string,
+  method: string,
+  mediaType = 'application/json',
+): ValidateFunction {
+  const key = `${method} ${specPath} ${mediaType}`;
   let validate = cache.get(key);
   if (!validate) {
     const operation = spec.paths[specPath]?.[method];
-    const schema = operation?.responses['200']?.content?.['application/json']?.schema;
-    if (!schema) throw new Error(`the contract has no JSON 200 response for ${key}`);
+    const schema = operation?.responses['200']?.content?.[mediaType]?.schema;
+    if (!schema) throw new Error(`the contract has no ${mediaType} 200 response for ${key}`);
     validate = ajv.compile({ ...schema, components: spec.components });
     cache.set(key, validate);
   }
@@ -43,8 +48,13 @@ export function responseValidator(specPath: string, method: string): ValidateFun
 }
 
 /** Throws with the validator's errors when `body` breaks the contract for that operation. */
-export function assertContract(specPath: string, method: string, body: unknown): void {
-  const validate = responseValidator(specPath, method);
+export function assertContract(
+  specPath: string,
+  method: string,
+  body: unknown,
+  mediaType = 'application/json',
+): void {
+  const validate = responseValidator(specPath, method, mediaType);
   if (!validate(body)) {
     throw new Error(
       `response breaks the contract of ${method.toUpperCase()} ${specPath}: ${ajv.errorsText(validate.errors)}`,

@@ -181,6 +181,82 @@ describe('Progress API: gradebooks', () => {
       expect(forbidden.body).to.include({ status: 403, title: 'Forbidden' });
     });
 
+    it('takes the token from the header named Bearer, as a client generated from the contract sends it', async () => {
+      for (const value of [t.token, `Bearer ${t.token}`]) {
+        const res = await ctx.http.get(`${P}/${bio.gradebookId}`).set('Bearer', value).expect(200);
+        assertContract('/api/progress/gradebooks/{gradebook}', 'get', res.body);
+        expect(res.body.gradebookId).to.equal(bio.gradebookId);
+      }
+      const counted = await ctx.http
+        .post(`${P}/count`)
+        .set('Bearer', t.token)
+        .set('Content-Type', 'application/json')
+        .send('{}')
+        .expect(200);
+      expect(counted.body.count).to.equal(3);
+      for (const forged of ['forged', 'Bearer forged', 'Basic abc']) {
+        const res = await ctx.http.get(`${P}/${bio.gradebookId}`).set('Bearer', forged).expect(401);
+        expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
+        expect(res.body).to.include({ status: 401, title: 'Unauthorized' });
+        expect(res.headers['www-authenticate']).to.match(/^Bearer/);
+      }
+      const journeyOnly = await addClient(ctx, t.tenantId, { scopes: ['journey'] });
+      const forbidden = await ctx.http
+        .get(`${P}/${bio.gradebookId}`)
+        .set('Bearer', journeyOnly.token)
+        .expect(403);
+      expect(forbidden.body).to.include({ status: 403, title: 'Forbidden' });
+      await ctx.http.get(`${P}/${bio.gradebookId}`).set('Bearer', other.token).expect(404);
+    });
+
+    it('answers Accept: text/json with text/json, and application/json otherwise', async () => {
+      const asked = (accept?: string) => {
+        const req = ctx.http
+          .get(`${P}/${bio.gradebookId}`)
+          .set('Authorization', `Bearer ${t.token}`);
+        return accept ? req.set('Accept', accept) : req;
+      };
+      const text = await asked('text/json').expect(200);
+      expect(text.headers['content-type']).to.match(/^text\/json/);
+      const gradebook = JSON.parse(text.text);
+      assertContract('/api/progress/gradebooks/{gradebook}', 'get', gradebook, 'text/json');
+      expect(gradebook.gradebookId).to.equal(bio.gradebookId);
+      for (const accept of [
+        undefined,
+        'application/json',
+        '*/*',
+        'text/json;q=0.5, application/json',
+      ])
+        expect((await asked(accept).expect(200)).headers['content-type'], accept).to.match(
+          /^application\/json/,
+        );
+      for (const op of ['collect', 'count', 'search']) {
+        const res = await post(op, {}).set('Accept', 'text/json').expect(200);
+        expect(res.headers['content-type'], op).to.match(/^text\/json/);
+        const body = JSON.parse(res.text);
+        expect(body, op).not.to.be.empty;
+        assertContract(`/api/progress/gradebooks/${op}`, 'post', body, 'text/json');
+      }
+      const started = await ctx.http
+        .get(`${P}/export?isLocked=true`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .set('Accept', 'text/json')
+        .expect(200);
+      expect(started.headers['content-type']).to.match(/^text\/json/);
+      assertContract(
+        '/api/progress/gradebooks/export',
+        'get',
+        JSON.parse(started.text),
+        'text/json',
+      );
+      const missing = await ctx.http
+        .get(`${P}/${randomUUID()}`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .set('Accept', 'text/json')
+        .expect(404);
+      expect(missing.headers['content-type']).to.match(/^application\/problem\+json/);
+    });
+
     it('shows a tenant only its own gradebooks', async () => {
       expect(await count({})).to.equal(3);
       const theirs = await post('collect', {}, other.token).expect(200);
@@ -253,6 +329,56 @@ describe('Progress API: gradebooks', () => {
     });
   });
 
+  describe('properties named like built-in ones', () => {
+    const NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+    /** Sends JSON text as it is, so "__proto__" stays a property name. */
+    const raw = (op: string, json: string) =>
+      ctx.http
+        .post(`${P}/${op}`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .set('Content-Type', 'application/json')
+        .send(json);
+
+    it('refuses constructor, __proto__, toString and the like, at the top and inside filter, origin and texts, with the usual 400', async () => {
+      for (const name of NAMES) {
+        const cases: Array<[string, string, string]> = [
+          ['collect', `{"${name}": 1}`, name],
+          ['count', `{"filter": {"${name}": 1}}`, `filter.${name}`],
+          ['search', `{"origin": {"${name}": "x"}}`, `origin.${name}`],
+          ['download', `{"texts": {"${name}": "x"}}`, `texts.${name}`],
+          ['count', `{"isLocked": true, "${name}": {"${name}": 2}}`, name],
+        ];
+        for (const [op, json, path] of cases) {
+          const res = await raw(op, json);
+          expect(res.status, json).to.equal(400);
+          expect(res.headers['content-type'], json).to.match(/^application\/problem\+json/);
+          expect(res.body, json).to.include({ status: 400, title: 'Bad Request' });
+          expect(Object.keys(res.body.errors), json).to.deep.equal([path]);
+          const messages = Object.getOwnPropertyDescriptor(res.body.errors, path)?.value;
+          expect(messages, json).to.be.an('array').with.length(1);
+          expect(messages[0], json).to.match(/^is not an? (known|accepted) field/);
+          expect(res.body.detail, json).to.include(`${path} ${messages[0]}`);
+        }
+      }
+    });
+
+    it('refuses them in the export query string too', async () => {
+      for (const name of NAMES) {
+        for (const [query, path] of [
+          [`${name}=1`, name],
+          [`Texts[${name}]=x`, `texts.${name}`],
+          [`Filter.${name}=1`, `Filter.${name}`],
+        ]) {
+          const res = await ctx.http
+            .get(`${P}/export?${query}`)
+            .set('Authorization', `Bearer ${t.token}`);
+          expect(res.status, query).to.equal(400);
+          expect(Object.keys(res.body.errors), query).to.deep.equal([path]);
+        }
+      }
+    });
+  });
+
   describe('criteria', () => {
     it('matches ids exactly', async () => {
       expect(await collectIds({ identifier: bio.gradebookId })).to.deep.equal([bio.gradebookId]);
@@ -322,7 +448,7 @@ describe('Progress API: gradebooks', () => {
       expect(await collectIds({ texts: { '*': 'science' } })).to.deep.equal([hist.gradebookId]);
       expect(await collectIds({ texts: { '*': 'watson' } })).to.deep.equal([bio.gradebookId]);
       const bad = await post('collect', { texts: { gradebookId: 'x' } }).expect(400);
-      expect(bad.body.detail).to.match(/^texts: "gradebookId" is not a text property/);
+      expect(bad.body.errors).to.deep.equal({ 'texts.gradebookId': ['is not a known field'] });
     });
   });
 
@@ -536,6 +662,146 @@ describe('Progress API: gradebooks', () => {
       expect(res.body.detail).to.equal(
         'filter.format: "xlsx" is not supported here; use json or csv',
       );
+    });
+  });
+
+  describe('limits', () => {
+    const TEXT_CRITERIA = [
+      'classTitle',
+      'gradebookTitle',
+      'gradebookType',
+      'lastChangeType',
+      'lastChangeUser',
+      'reference',
+    ];
+    const csv = (op: string, body: unknown) =>
+      post(op, body)
+        .buffer(true)
+        .parse((r, done) => {
+          let text = '';
+          r.on('data', (c: Buffer) => (text += c.toString()));
+          r.on('end', () => done(null, text));
+        });
+
+    it('refuses a text criterion over 333 characters with a 400, even a 50 KB one, and downloads nothing', async () => {
+      const tooLong = 'x'.repeat(334);
+      for (const field of TEXT_CRITERIA) {
+        const res = await post('count', { [field]: tooLong }).expect(400);
+        expect(res.body.errors, field).to.deep.equal({
+          [field]: ['must be at most 333 characters'],
+        });
+      }
+      const huge = 'a%_'.repeat(17_000);
+      for (const op of ['collect', 'count', 'search', 'download']) {
+        const res = await post(op, { texts: { '*': huge } });
+        expect(res.status, op).to.equal(400);
+        expect(res.headers['content-type'], op).to.match(/^application\/problem\+json/);
+        expect(res.body.errors, op).to.deep.equal({
+          'texts.*': ['must be at most 333 characters'],
+        });
+        expect(res.headers, op).not.to.have.property('content-disposition');
+      }
+      const download = await csv('download', {
+        gradebookTitle: huge,
+        filter: { format: 'csv' },
+      }).expect(400);
+      expect(download.headers['content-type']).to.match(/^application\/problem\+json/);
+      const exported = await ctx.http
+        .get(`${P}/export?GradebookTitle=${tooLong}`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .expect(400);
+      expect(exported.body.errors).to.deep.equal({
+        gradebookTitle: ['must be at most 333 characters'],
+      });
+    });
+
+    it('searches, counts and downloads with the longest criteria, wildcards and all, on either database', async () => {
+      const longest = '%_\\'.repeat(111);
+      expect(longest).to.have.length(333);
+      const every = Object.fromEntries(TEXT_CRITERIA.map((f) => [f, longest]));
+      const texts = {
+        '*': longest,
+        gradebookTitle: longest,
+        classInstructors: longest,
+        classTitle: longest,
+      };
+      expect(await count({ ...every, texts })).to.equal(0);
+      expect(await collectIds({ ...every, texts })).to.deep.equal([]);
+      expect((await post('search', { texts }).expect(200)).body).to.deep.equal([]);
+      const json = await post('download', { ...every, texts }).expect(200);
+      expect(JSON.parse(json.text)).to.deep.equal([]);
+      const text = await csv('download', {
+        texts,
+        filter: { format: 'csv', includes: 'gradebookTitle' },
+      }).expect(200);
+      expect(text.body).to.equal('gradebookTitle\n');
+      expect(await count({ gradebookTitle: 'Biology 101 – Fall'.padEnd(333, ' ') })).to.equal(0);
+    });
+
+    it('takes dates in years 1 to 9999 only, and pages up to 2,147,483,647', async () => {
+      for (const when of [
+        '0000-12-31T00:00:00Z',
+        '0001-01-01T00:00:00+01:00',
+        '9999-12-31T23:00:00-05:00',
+        '10000-01-01T00:00:00Z',
+      ]) {
+        const res = await post('count', { lastChangeSince: when }).expect(400);
+        expect(Object.keys(res.body.errors), when).to.deep.equal(['lastChangeSince']);
+        const origin = await post('collect', { origin: { when } }).expect(400);
+        expect(Object.keys(origin.body.errors), when).to.deep.equal(['origin.when']);
+        await post('download', { classStartedBefore: when }).expect(400);
+      }
+      expect(
+        await count({
+          gradebookCreatedSince: '0001-01-01T00:00:00Z',
+          gradebookCreatedBefore: '9999-12-31T23:59:59.999Z',
+          lastChangeSince: '0001-01-01T00:00:00-01:00',
+          classStartedBefore: '9999-12-31T23:59:59.999+01:00',
+        }),
+      ).to.equal(2);
+      expect(await collectIds({ filter: { page: 2147483647, pageSize: 100 } })).to.deep.equal([]);
+      const tooFar = await post('collect', { filter: { page: 2147483648 } }).expect(400);
+      expect(tooFar.body.errors).to.deep.equal({ 'filter.page': ['must be at most 2147483647'] });
+      await ctx.http
+        .get(`${P}/export?Filter.Page=99999999999999999999`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .expect(400);
+      await ctx.http
+        .get(`${P}/export?LastChangeBefore=0000-01-01T00:00:00Z`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .expect(400);
+    });
+
+    it('bounds every string of the request, and shows the bounds in /openapi.json', async () => {
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ texts: { ['x'.repeat(100)]: 'a' } }, `texts.${'x'.repeat(100)}`],
+        [{ origin: { reason: 'r'.repeat(1001) } }, 'origin.reason'],
+        [{ filter: { sort: 's'.repeat(1001) } }, 'filter.sort'],
+        [{ filter: { format: 'csv'.repeat(6) } }, 'filter.format'],
+      ];
+      for (const [body, path] of cases) {
+        const res = await post('count', body).expect(400);
+        expect(Object.keys(res.body.errors), path).to.deep.equal([path]);
+      }
+      const doc = (await ctx.http.get('/openapi.json').expect(200)).body;
+      const schema =
+        doc.paths['/v2/e01/api/progress/gradebooks/collect'].post.requestBody.content[
+          'application/json'
+        ].schema;
+      const maxLength = (s: { maxLength?: number; anyOf?: Array<{ maxLength?: number }> }) =>
+        s.maxLength ?? s.anyOf?.find((a) => a.maxLength)?.maxLength;
+      for (const field of TEXT_CRITERIA)
+        expect(maxLength(schema.properties[field]), field).to.equal(333);
+      const texts = schema.properties.texts.anyOf[0];
+      expect(maxLength(texts.additionalProperties)).to.equal(333);
+      expect(texts.propertyNames.enum).to.include.members([
+        '*',
+        'gradebookTitle',
+        'classInstructors',
+      ]);
+      expect(doc.components.securitySchemes).to.deep.include({
+        insiteBearer: { type: 'apiKey', in: 'header', name: 'Bearer' },
+      });
     });
   });
 
