@@ -230,7 +230,19 @@ async function columnFor(
   return column.id;
 }
 
-/** A new LTI column; its name is the label, made unique among the course's live columns. */
+/** Whether a database error is a unique index refusing a row (PostgreSQL 23505, SQLite's constraint). */
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * A new LTI column; its name is the label, made unique among the course's
+ * live columns ("Quiz", then "Quiz (2)"). Safe when others create columns
+ * in the same course at the same moment (two deep linking answers, a pull,
+ * Journey): a name taken meanwhile makes the unique index refuse the row,
+ * inside a savepoint, and the next free name is tried.
+ */
 export async function createColumn(
   trx: Trx,
   tenantId: number,
@@ -239,29 +251,38 @@ export async function createColumn(
   points: number,
   now: string,
 ): Promise<LtiColumn> {
-  const taken = new Set(
-    (
-      await trx('grade_columns')
-        .where({ course_id: courseId })
-        .whereNull('deleted_at')
-        .select('name')
-    ).map((r) => r.name as string),
-  );
-  let name = label.slice(0, 320);
-  for (let n = 2; taken.has(name); n++) name = `${label.slice(0, 320)} (${n})`;
-  const [row] = await trx('grade_columns')
-    .insert({
-      tenant_id: tenantId,
-      course_id: courseId,
-      name,
-      item_type: 'ASSIGNMENT',
-      points,
-      source: 'lti',
-      created_at: now,
-      updated_at: now,
-    })
-    .returning('id');
-  return { id: row.id as number, name, points };
+  const base = cut(label, TEXT_MAX.title - 13);
+  for (let attempt = 1; ; attempt++) {
+    const taken = new Set(
+      (
+        await trx('grade_columns')
+          .where({ course_id: courseId })
+          .whereNull('deleted_at')
+          .select('name')
+      ).map((r) => r.name as string),
+    );
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base} (${n})`;
+    try {
+      const [row] = await trx.transaction((savepoint) =>
+        savepoint('grade_columns')
+          .insert({
+            tenant_id: tenantId,
+            course_id: courseId,
+            name,
+            item_type: 'ASSIGNMENT',
+            points,
+            source: 'lti',
+            created_at: now,
+            updated_at: now,
+          })
+          .returning('id'),
+      );
+      return { id: row.id as number, name, points };
+    } catch (err) {
+      if (!isUniqueViolation(err) || attempt >= 20) throw err;
+    }
+  }
 }
 
 /** Every item of a paged read, following its `next` links. */
