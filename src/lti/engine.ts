@@ -14,6 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/knex.js';
+import type { Logger } from '../logger.js';
 import { displayText } from './claim-text.js';
 import { KnexLtiStore } from './store.js';
 
@@ -25,7 +26,8 @@ export interface LtiRequest extends Omit<IncomingMessage, 'body'> {
   query: Record<string, unknown>;
   signedCookies: Record<string, string | undefined>;
   path: string;
-  gradebridge?: { requestId: string };
+  /** Set by gradebridge's route: the request id and the logger that carries it. */
+  gradebridge?: { requestId: string; log: Logger };
 }
 export interface LtiResponse extends ServerResponse {
   locals: Record<string, unknown>;

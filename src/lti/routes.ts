@@ -15,7 +15,7 @@ import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '..
 import { z } from '../http/validation.js';
 import { parseJson } from '../grades/json.js';
 import { enqueue } from '../jobs/queue.js';
-import type { DeepLinkingSettings, LtiRequest } from './engine.js';
+import { LtiServiceError, type DeepLinkingSettings, type LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { recordLaunch, unchangedLaunch, visibleLearners } from './launch.js';
 import {
@@ -94,7 +94,10 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
   /** Hands the request to ltijs's Express app (gradebridge's login and launch checks run first inside it). */
   const delegate = async (ctx: AppContext): Promise<'next' | 'responded'> => {
     ctx.status = 200; // Koa presets 404; Express writes whatever status it finds.
-    (ctx.req as unknown as LtiRequest).gradebridge = { requestId: ctx.state.requestId };
+    (ctx.req as unknown as LtiRequest).gradebridge = {
+      requestId: ctx.state.requestId,
+      log: ctx.state.log,
+    };
     const outcome = await deps.lti.engine.handle(ctx.req, ctx.res);
     if (outcome === 'responded') ctx.respond = false;
     return outcome;
@@ -156,11 +159,9 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const verified = locals.gradebridgeLaunch as VerifiedLaunch | undefined;
       if (locals.ltiError || !verified || !locals.ltiLaunch) {
         const err = locals.ltiError as { details?: { message?: string } } | undefined;
-        throw new AppError(
-          401,
-          'launch_refused',
-          `The launch was refused (${err?.details?.message ?? 'INVALID_LAUNCH'}).`,
-        );
+        const reason = `The launch was refused (${err?.details?.message ?? 'INVALID_LAUNCH'}).`;
+        ctx.state.log.info({ reason }, 'LTI launch refused');
+        throw new AppError(401, 'launch_refused', reason);
       }
       const recorded =
         (await unchangedLaunch(deps.db, verified)) ??
@@ -275,7 +276,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
   /** A staff button on the course page: does its work, then back to the page with a notice. */
   const staffAction = (
     route: { path: string; operationId: string; summary: string; refusal: string },
-    act: (s: Session) => Promise<string>,
+    act: (s: Session, ctx: AppContext) => Promise<string>,
   ) =>
     surface.route({
       method: 'post',
@@ -286,7 +287,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       body: z.object({ session: z.string() }),
       responses: { 303: { description: 'Back to the course page' } },
       handler: async (ctx, { body }) => {
-        const notice = await act(staffSession(body.session, route.refusal));
+        const notice = await act(staffSession(body.session, route.refusal), ctx);
         ctx.status = 303;
         ctx.redirect(appUrl(body.session, notice));
       },
@@ -423,11 +424,19 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       summary: 'Create LMS line items for the columns that have none (staff)',
       refusal: 'Only course staff can create line items.',
     },
-    async (s) => {
+    async (s, ctx) => {
       try {
         const created = await createMissingLineItems(deps, s.ltiContextId);
         return `${created} line item${created === 1 ? '' : 's'} created in the LMS.`;
       } catch (err) {
+        ctx.state.log.warn(
+          {
+            err,
+            ltiContextId: s.ltiContextId,
+            ...(err instanceof LtiServiceError ? { status: err.status, answer: err.detail } : {}),
+          },
+          'LTI line items not created',
+        );
         return `No line items were created: ${(err as Error).message}.`;
       }
     },

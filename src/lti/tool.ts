@@ -75,7 +75,17 @@ export class LtiTool {
     return tool;
   }
 
+  /** The request's logger (it carries the request id), else the service's. */
+  private log(req: LtiRequest): Logger {
+    return req.gradebridge?.log ?? this.o.logger;
+  }
+
   private refuse(req: LtiRequest, res: LtiResponse, status: number, reason: string): void {
+    // An unexpected failure (500) is logged with its error where it is caught.
+    if (status !== 500) {
+      const what = req.path === ROUTES.login ? 'LTI login refused' : 'LTI launch refused';
+      this.log(req)[status < 500 ? 'info' : 'warn']({ reason, status }, what);
+    }
     res.status(status);
     res.set('Content-Type', 'text/html; charset=utf-8');
     res.send(errorPage(status, reason, req.gradebridge?.requestId ?? '-'));
@@ -176,7 +186,7 @@ export class LtiTool {
       for (const [k, v] of query) endpoint.searchParams.set(k, v);
       res.redirect(302, endpoint.toString());
     } catch (err) {
-      this.o.logger.error({ err }, 'LTI login failed');
+      this.log(req).error({ err }, 'LTI login failed');
       this.refuse(req, res, 500, 'The login could not be started; try again.');
     }
   }
@@ -202,14 +212,8 @@ export class LtiTool {
         typeof cookie === 'string' ? cookie : undefined,
       );
     } catch (err) {
-      if (err instanceof LaunchError) {
-        this.o.logger.info(
-          { reason: err.reason, reqId: req.gradebridge?.requestId },
-          'LTI launch refused',
-        );
-        return this.refuse(req, res, err.status, err.reason);
-      }
-      this.o.logger.error({ err }, 'LTI launch check failed');
+      if (err instanceof LaunchError) return this.refuse(req, res, err.status, err.reason);
+      this.log(req).error({ err }, 'LTI launch check failed');
       return this.refuse(req, res, 500, 'The launch could not be checked; try again.');
     }
     res.locals.gradebridgeLaunch = verified;
