@@ -5,10 +5,13 @@
 import { loadConfigOrExit, openDeps } from './bootstrap.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
+import { guardProcess } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'gradebridge-worker' });
+  // The worker records every outcome without rejecting; anything else left unhandled is logged, not fatal.
+  guardProcess(logger);
   const deps = await openDeps(config, logger);
   const worker = createWorker(deps);
   worker.start();

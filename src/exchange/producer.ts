@@ -7,6 +7,7 @@ import { lockTenant } from '../db/locks.js';
 import { insertRows } from '../db/bulk.js';
 import { inTransaction } from '../db/transaction.js';
 import { enqueue } from '../jobs/queue.js';
+import { storableText } from '../jobs/storable-text.js';
 import { RetryLater } from '../jobs/worker.js';
 import type { Logger } from '../logger.js';
 import { ExchangeApiError, ExchangeUnavailableError, type ExchangeClient } from './client.js';
@@ -448,14 +449,20 @@ async function rejectChunk(
   await finishWith(deps, exchangeId, 'failed', 'producer_failure', message);
 }
 
-/** Ends an exchange without (all of) its data: it and its pending items carry the code and message. */
+/**
+ * Ends an exchange without (all of) its data: it and its pending items carry
+ * the code and message. Both may echo what Data Sync or an error said (ids,
+ * names, details), so they are stored as storable text.
+ */
 export async function finishWith(
   deps: AppDeps,
   exchangeId: number,
   state: 'failed' | 'refused',
-  code: string,
-  message: string,
+  errorCode: string,
+  errorMessage: string,
 ): Promise<void> {
+  const code = storableText(errorCode, 64);
+  const message = storableText(errorMessage);
   await inTransaction(deps.db, async (trx) => {
     const now = isoNow(deps.clock);
     await trx('exchanges').where({ id: exchangeId }).update({
@@ -592,12 +599,13 @@ function failures(
       summary: o.summary_type !== undefined,
       assignmentId: assignment,
       userId: gradebridgeId(o.$person),
-      code: String(o.error_code ?? 'failed'),
+      // Data Sync's words, stored with the item: kept to storable text.
+      code: storableText(String(o.error_code ?? 'failed'), 64),
       message:
         typeof o.error_message === 'string'
-          ? o.error_message
+          ? storableText(o.error_message)
           : typeof o.message === 'string'
-            ? o.message
+            ? storableText(o.message)
             : null,
     });
   }

@@ -1,4 +1,5 @@
 import type { Executor } from '../db/knex.js';
+import { isWellFormed, storableText } from '../jobs/storable-text.js';
 import type { ExchangeClient } from './client.js';
 import {
   QUERY_TYPES,
@@ -33,8 +34,12 @@ export interface CoursePart {
   assignmentIds: number[] | null;
 }
 
+/** An id that may be in gradebridge's database: none holds a NUL byte or a lone surrogate (PostgreSQL refuses the first in a query). */
+const storable = (v: unknown): v is string =>
+  typeof v === 'string' && v !== '' && storableText(v, Infinity) === v;
+
 const values = (m: Record<string, string> | undefined): string[] =>
-  Object.values(m ?? {}).filter((v): v is string => typeof v === 'string' && v !== '');
+  Object.values(m ?? {}).filter(storable);
 
 /**
  * Reads an exchange's query into what to send for which course, or throws a
@@ -174,9 +179,10 @@ async function findCourse(
       .first('course_id');
     if (row) return row.course_id as number;
   }
-  if (scope === 'section' && sys.id) {
+  // Data Sync's own id goes into a URL, which cannot carry a lone surrogate.
+  if (scope === 'section' && sys.id && isWellFormed(sys.id)) {
     const resolved = await client.resolveSection(sys.id);
-    if (resolved) {
+    if (storable(resolved)) {
       const row = await db('courses')
         .where({ tenant_id: tenantId, batch_uid: resolved })
         .first('id');

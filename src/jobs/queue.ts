@@ -1,5 +1,10 @@
 import { dbClient, type Executor } from '../db/knex.js';
 import { parseJson } from '../grades/json.js';
+import { storableText } from './storable-text.js';
+
+/** Why a job whose lease ran out after its last attempt is dead rather than run again. */
+export const LAST_ATTEMPT_LOST =
+  'its last attempt did not finish (the worker stopped, or could not record how it ended)';
 
 export interface EnqueueOptions {
   tenantId?: number | null;
@@ -60,7 +65,7 @@ export interface ClaimedJob {
 
 /**
  * Claims up to `limit` jobs that are due, or whose previous worker's lease ran
- * out, for `leaseMs`. On PostgreSQL the candidates are locked with FOR UPDATE
+ * out with attempts left (endExhaustedJobs ends the others), for `leaseMs`. On PostgreSQL the candidates are locked with FOR UPDATE
  * SKIP LOCKED, so workers on several machines never claim the same job; on
  * SQLite the single writer makes the update atomic. Each claim opens an
  * attempt record; a previous attempt left open is closed as lost.
@@ -75,7 +80,8 @@ export async function claimJobs(
   const until = new Date(Date.parse(now) + leaseMs).toISOString();
   const skipLocked = dbClient(db) === 'postgres' ? ' for update skip locked' : '';
   const candidates = `select id from jobs
-     where (state = 'queued' and run_at <= ?) or (state = 'running' and locked_until < ?)
+     where (state = 'queued' and run_at <= ?)
+        or (state = 'running' and locked_until < ? and attempts < max_attempts)
      order by priority desc, run_at, id limit ?${skipLocked}`;
   const result = await db.raw(
     `update jobs set state = 'running', attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ?, queue_key = null
@@ -112,6 +118,36 @@ export async function claimJobs(
     .sort((a, b) => a.id - b.id);
 }
 
+/**
+ * A job whose lease ran out after its last attempt is dead: it is not run
+ * again, so a job that ends its worker (or whose end could not be recorded)
+ * cannot do so for ever. Its open attempt is closed as lost.
+ */
+export async function endExhaustedJobs(db: Executor, now: string): Promise<number> {
+  const ended = (await db('jobs')
+    .where({ state: 'running' })
+    .where('locked_until', '<', now)
+    .whereRaw('attempts >= max_attempts')
+    .update({
+      state: 'dead',
+      locked_by: null,
+      locked_until: null,
+      last_error: LAST_ATTEMPT_LOST,
+      finished_at: now,
+      updated_at: now,
+    })
+    .returning('id')) as Array<{ id: number }>;
+  if (ended.length === 0) return 0;
+  await db('job_attempts')
+    .whereIn(
+      'job_id',
+      ended.map((r) => r.id),
+    )
+    .whereNull('finished_at')
+    .update({ finished_at: now, outcome: 'lost', error: LAST_ATTEMPT_LOST });
+  return ended.length;
+}
+
 async function closeAttempt(
   db: Executor,
   job: ClaimedJob,
@@ -132,24 +168,28 @@ export async function completeJob(
   worker: string,
   now: string,
 ): Promise<boolean> {
-  const n = await db('jobs')
-    .where({ id: job.id, state: 'running', locked_by: worker, attempts: job.attempt })
-    .update({
-      state: 'done',
-      locked_by: null,
-      locked_until: null,
-      finished_at: now,
-      updated_at: now,
-      last_error: null,
-    });
-  await closeAttempt(db, job, now, 'succeeded', null);
-  return n > 0;
+  return db.transaction(async (trx) => {
+    const n = await trx('jobs')
+      .where({ id: job.id, state: 'running', locked_by: worker, attempts: job.attempt })
+      .update({
+        state: 'done',
+        locked_by: null,
+        locked_until: null,
+        finished_at: now,
+        updated_at: now,
+        last_error: null,
+      });
+    await closeAttempt(trx, job, now, 'succeeded', null);
+    return n > 0;
+  });
 }
 
 /**
  * Records a failed attempt: the job runs again at `retryAt`, or becomes dead
  * when it has used its attempts (or `retryAt` is null). A retry that was asked
  * for (`countsAsAttempt` false, e.g. a rate limit) gives the attempt back.
+ * The error is stored as storable text (no NUL, no lone surrogate, capped);
+ * the job and its attempt are written together or not at all.
  */
 export async function failJob(
   db: Executor,
@@ -161,19 +201,22 @@ export async function failJob(
   countsAsAttempt = true,
 ): Promise<'retry' | 'dead'> {
   const dead = retryAt === null || (countsAsAttempt && job.attempt >= job.maxAttempts);
-  await db('jobs')
-    .where({ id: job.id, locked_by: worker, attempts: job.attempt })
-    .update({
-      state: dead ? 'dead' : 'queued',
-      run_at: dead ? now : retryAt,
-      attempts: countsAsAttempt ? job.attempt : job.attempt - 1,
-      locked_by: null,
-      locked_until: null,
-      last_error: error.slice(0, 4000),
-      finished_at: dead ? now : null,
-      updated_at: now,
-    });
-  await closeAttempt(db, job, now, countsAsAttempt ? 'failed' : 'retry', error.slice(0, 4000));
+  const text = storableText(error);
+  await db.transaction(async (trx) => {
+    await trx('jobs')
+      .where({ id: job.id, locked_by: worker, attempts: job.attempt })
+      .update({
+        state: dead ? 'dead' : 'queued',
+        run_at: dead ? now : retryAt,
+        attempts: countsAsAttempt ? job.attempt : job.attempt - 1,
+        locked_by: null,
+        locked_until: null,
+        last_error: text,
+        finished_at: dead ? now : null,
+        updated_at: now,
+      });
+    await closeAttempt(trx, job, now, countsAsAttempt ? 'failed' : 'retry', text);
+  });
   return dead ? 'dead' : 'retry';
 }
 

@@ -3,7 +3,20 @@ import { randomBytes } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import type { Logger } from '../logger.js';
-import { claimJobs, completeJob, enqueue, extendLease, failJob, type ClaimedJob } from './queue.js';
+import {
+  claimJobs,
+  completeJob,
+  endExhaustedJobs,
+  enqueue,
+  extendLease,
+  failJob,
+  type ClaimedJob,
+} from './queue.js';
+import { errorText } from './storable-text.js';
+
+/** Recorded in place of an error the database would not take (the worker's log has it). */
+export const UNRECORDED_ERROR =
+  "the job failed, and its error could not be recorded (the worker's log has it)";
 
 /** Thrown by a job that wants to run again later without using up an attempt (a rate limit, a busy peer). */
 export class RetryLater extends Error {
@@ -103,6 +116,7 @@ export class JobWorker {
   async drain(maxRounds = 1000): Promise<number> {
     let ran = 0;
     for (let round = 0; round < maxRounds; round++) {
+      await this.endExhausted();
       const jobs = await claimJobs(
         this.deps.db,
         this.id,
@@ -131,6 +145,16 @@ export class JobWorker {
     }
   }
 
+  /** Ends the jobs whose lease ran out after their last attempt; a failure here does not stop claiming. */
+  private async endExhausted(): Promise<void> {
+    try {
+      const n = await endExhaustedJobs(this.deps.db, isoNow(this.deps.clock));
+      if (n > 0) this.log.warn({ jobs: n }, 'jobs whose last attempt did not finish are dead');
+    } catch (err) {
+      this.log.error({ err }, 'job worker could not end jobs whose last attempt did not finish');
+    }
+  }
+
   private ticking = false;
   private again = false;
 
@@ -154,6 +178,7 @@ export class JobWorker {
     let full = false;
     try {
       await this.enqueueRecurring();
+      await this.endExhausted();
       const free = this.options.concurrency - this.running.size;
       if (free > 0) {
         const jobs = await claimJobs(
@@ -182,20 +207,26 @@ export class JobWorker {
     this.schedule(soon ? 0 : this.options.pollMs);
   }
 
+  /**
+   * Runs one claimed job and records how it ended. Never rejects: a failure
+   * to record (the database refusing the write, or gone) is logged with the
+   * job id, and the job is left to its lease; once that runs out after its
+   * last attempt the job is dead (see claimJobs).
+   */
   private async run(job: ClaimedJob): Promise<void> {
-    const definition = this.definitions.get(job.name);
     const log = this.log.child({ job: job.id, name: job.name, attempt: job.attempt });
-    const now = () => isoNow(this.deps.clock);
+    try {
+      await this.attempt(job, log);
+    } catch (err) {
+      log.error({ err }, 'job worker failed around a job; its lease decides what happens next');
+    }
+  }
+
+  private async attempt(job: ClaimedJob, log: Logger): Promise<void> {
+    const definition = this.definitions.get(job.name);
     if (!definition) {
-      await failJob(
-        this.deps.db,
-        job,
-        this.id,
-        `no job named "${job.name}" is registered`,
-        now(),
-        null,
-      );
-      log.error('unknown job; marked dead');
+      if (await this.recordFailure(job, log, `no job named "${job.name}" is registered`, null))
+        log.error('unknown job; marked dead');
       return;
     }
     const heartbeat = setInterval(
@@ -209,26 +240,71 @@ export class JobWorker {
     );
     heartbeat.unref?.();
     const started = Date.now();
+    let failure: { err: unknown } | null = null;
     try {
       await definition.run({ deps: this.deps, job, log, signal: this.abort.signal });
-      await completeJob(this.deps.db, job, this.id, now());
-      log.info({ ms: Date.now() - started }, 'job done');
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof RetryLater) {
-        const at = new Date(this.deps.clock.now() + err.delayMs).toISOString();
-        await failJob(this.deps.db, job, this.id, message, now(), at, false);
-        log.info({ delayMs: err.delayMs, reason: message }, 'job will run again later');
-        return;
-      }
-      const permanent = err instanceof PermanentFailure;
-      const delay = (definition.backoffMs ?? exponentialBackoff)(job.attempt);
-      const retryAt = permanent ? null : new Date(this.deps.clock.now() + delay).toISOString();
-      const outcome = await failJob(this.deps.db, job, this.id, message, now(), retryAt);
-      if (outcome === 'dead') log.error({ err }, 'job failed for the last time; it is dead');
-      else log.warn({ err, retryInMs: delay }, 'job failed; it will be retried');
+      failure = { err };
     } finally {
       clearInterval(heartbeat);
+    }
+    if (!failure) {
+      try {
+        await completeJob(this.deps.db, job, this.id, isoNow(this.deps.clock));
+        log.info({ ms: Date.now() - started }, 'job done');
+      } catch (err) {
+        log.error({ err }, 'job done, but the worker could not record it; it is left to its lease');
+      }
+      return;
+    }
+    const { err } = failure;
+    const message = errorText(err);
+    if (err instanceof RetryLater) {
+      const at = new Date(this.deps.clock.now() + err.delayMs).toISOString();
+      if (await this.recordFailure(job, log, message, at, false))
+        log.info({ delayMs: err.delayMs, reason: message }, 'job will run again later');
+      return;
+    }
+    const permanent = err instanceof PermanentFailure;
+    const delay = (definition.backoffMs ?? exponentialBackoff)(job.attempt);
+    const retryAt = permanent ? null : new Date(this.deps.clock.now() + delay).toISOString();
+    const outcome = await this.recordFailure(job, log, message, retryAt);
+    if (outcome === 'dead') log.error({ err }, 'job failed for the last time; it is dead');
+    else if (outcome === 'retry')
+      log.warn({ err, retryInMs: delay }, 'job failed; it will be retried');
+  }
+
+  /**
+   * Records a failed attempt (failJob). When the database refuses the error
+   * text, a plain message is recorded instead, so the job still runs again or
+   * ends dead after its attempts; when nothing can be recorded, it is logged
+   * and null returned.
+   */
+  private async recordFailure(
+    job: ClaimedJob,
+    log: Logger,
+    message: string,
+    retryAt: string | null,
+    countsAsAttempt = true,
+  ): Promise<'retry' | 'dead' | null> {
+    const record = (text: string) =>
+      failJob(this.deps.db, job, this.id, text, isoNow(this.deps.clock), retryAt, countsAsAttempt);
+    try {
+      return await record(message);
+    } catch (err) {
+      log.error(
+        { err, error: message },
+        'the worker could not record how the job failed; recording a plain message instead',
+      );
+    }
+    try {
+      return await record(UNRECORDED_ERROR);
+    } catch (err) {
+      log.error(
+        { err, error: message },
+        'the worker could not record how the job ended; it is left to its lease',
+      );
+      return null;
     }
   }
 }

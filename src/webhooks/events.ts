@@ -6,17 +6,29 @@ import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { registerExchange } from '../exchange/producer.js';
 import { enqueue } from '../jobs/queue.js';
+import { isWellFormed } from '../jobs/storable-text.js';
 import { PermanentFailure, type JobDefinition } from '../jobs/worker.js';
 import { applyIncomingGrade, type ApplyResult } from './grades.js';
 
+/** An id gradebridge can keep and look up: no control character (NUL among them), no lone surrogate. */
+const cleanId = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s) && isWellFormed(s), {
+      message: 'must not hold control characters or lone surrogates',
+    });
+
 /** A Data Sync notice that an exchange is waiting. */
 export const dataSyncNotice = z.object({
-  id: z.string().min(1).max(255),
-  type: z.string().min(1).max(128),
+  id: cleanId(255),
+  type: cleanId(128),
   created_at: z.string().optional(),
   data: z
     .object({
-      exchange_id: z.string().min(1).max(64).optional(),
+      exchange_id: cleanId(64).optional(),
       course_app_id: z.string().nullable().optional(),
     })
     .loose()
