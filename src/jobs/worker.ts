@@ -211,7 +211,7 @@ export class JobWorker {
    * Runs one claimed job and records how it ended. Never rejects: a failure
    * to record (the database refusing the write, or gone) is logged with the
    * job id, and the job is left to its lease; once that runs out after its
-   * last attempt the job is dead (see claimJobs).
+   * last attempt the job is dead (see endExhaustedJobs).
    */
   private async run(job: ClaimedJob): Promise<void> {
     const log = this.log.child({ job: job.id, name: job.name, attempt: job.attempt });
