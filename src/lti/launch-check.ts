@@ -107,6 +107,9 @@ export async function checkLaunch(
   const state = str(body.state);
   if (!idToken) throw new LaunchError(400, 'The launch carries no id_token.');
   if (!state) throw new LaunchError(400, 'The launch carries no state.');
+  // States are 43 characters of base64url; anything else was not issued here.
+  if (identifierProblem(state, 128) !== null)
+    throw new LaunchError(401, 'The state was not issued by this tool.');
   // The login is used up here, whatever follows: a state works once.
   const [login] = await o
     .db('lti_logins')

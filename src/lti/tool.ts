@@ -7,6 +7,7 @@ import type { Clock } from '../db/time.js';
 import type { Logger } from '../logger.js';
 import { LtiEngine, ROUTES, type LtiRequest, type LtiResponse, type LtiNext } from './engine.js';
 import { KeysetCache } from './keyset-cache.js';
+import { identifierProblem } from './claim-text.js';
 import { checkLaunch, LaunchError, type VerifiedLaunch } from './launch-check.js';
 import { errorPage } from './pages.js';
 import { SessionTokens } from './session.js';
@@ -109,6 +110,16 @@ export class LtiTool {
           400,
           'The login request needs iss, login_hint and target_link_uri.',
         );
+      }
+      // What is stored with the login or looked up by it must fit its column and be clean text.
+      for (const [name, value, max] of [
+        ['iss', iss, 1024],
+        ['target_link_uri', target, 2048],
+        ['client_id', first(params.client_id), 255],
+        ['lti_deployment_id', first(params.lti_deployment_id), 255],
+      ] as const) {
+        if (value !== undefined && identifierProblem(value, max) !== null)
+          return this.refuse(req, res, 400, `The login request's ${name} is not valid.`);
       }
       let targetPath: string;
       try {

@@ -212,6 +212,41 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
     expect(job).to.deep.include({ state: 'done', attempts: 1 });
   });
 
+  it('pulls names and labels with NUL characters, lone surrogates or too many characters', async () => {
+    lms.addMember('ctx-pull', {
+      userId: 's-odd',
+      name: `Ro\u0000salind ${'F'.repeat(600)}`,
+      email: `r\u0000f@example.edu`,
+      roles: [`${M}Learner`],
+    });
+    lms.addMember('ctx-pull', { userId: 'bad\u0000id', name: 'Nobody', roles: [`${M}Learner`] });
+    const item = lms.addLineItem('ctx-pull', {
+      label: `Lab\u0000 \uD800report ${'x'.repeat(1000)}`,
+      scoreMaximum: 5,
+    });
+    lms.setResult(item.id, 's-odd', { resultScore: 4 });
+    await pullAndRecord(ctx.deps, ltiContextId);
+    expect((await lastPull()).status).to.equal('ok');
+    const user = await ctx
+      .db('external_ids as e')
+      .join('users as u', 'u.id', 'e.local_id')
+      .where({ 'e.tenant_id': t.tenantId, 'e.kind': 'user', 'e.external_id': 's-odd' })
+      .first('u.name', 'u.email');
+    expect(user.name).to.equal(`Rosalind ${'F'.repeat(246)}`);
+    expect(user.email).to.equal('rf@example.edu');
+    const column = await ctx
+      .db('grade_columns')
+      .where({ course_id: courseId })
+      .where('name', 'like', 'Lab%')
+      .first('name');
+    expect(column.name).to.equal(`Lab \uFFFDreport ${'x'.repeat(333 - 13 - 12)}`);
+    const unknown = await ctx
+      .db('external_ids')
+      .where({ tenant_id: t.tenantId, kind: 'user' })
+      .where('external_id', 'like', 'bad%');
+    expect(unknown).to.have.length(0);
+  });
+
   describe('when a new token is refused too (the tool was removed from the course)', () => {
     before(() => lms.setToolAvailable('ctx-pull', clientId, false));
     after(() => lms.setToolAvailable('ctx-pull', clientId, true));
