@@ -1,3 +1,5 @@
+import { storableText, textProblem } from '../http/input.js';
+
 /**
  * Text that comes from a platform (launch claims, Names and Roles members,
  * AGS line items) before it reaches a column. Identifiers must be exact, so
@@ -12,15 +14,10 @@ export const ID_MAX = 255;
 /** The columns display texts go to (users.name, users.email, courses.title, grade_columns.name). */
 export const TEXT_MAX = { name: 255, email: 320, title: 333 } as const;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
-
 /** Why an identifier cannot be used, or null when it can. */
 export function identifierProblem(value: string, max = ID_MAX): string | null {
   if (value.length > max) return `is longer than ${max} characters`;
-  if (value.includes('\u0000')) return 'contains a NUL character';
-  if (LONE_SURROGATE.test(value)) return 'is not valid Unicode (a lone surrogate)';
-  return null;
+  return textProblem(value);
 }
 
 /** Cuts to at most `max` characters (code points), never inside a surrogate pair. */
@@ -43,10 +40,9 @@ export function cut(value: string, max: number): string {
  */
 export function displayText(value: unknown, max: number): string | null {
   if (typeof value !== 'string') return null;
-  const clean = value
+  const clean = storableText(value)
     // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
-    .replace(LONE_SURROGATES, '\uFFFD')
+    .replace(/[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
     .trim();
   const text = cut(clean, max).trimEnd();
   return text === '' ? null : text;

@@ -129,12 +129,12 @@ describe('over-long and malformed LTI claims', function () {
         [
           'a sub with a NUL',
           (c) => ({ ...c, sub: `user${NUL}1` }),
-          /sub \(the user\) contains a NUL/,
+          /sub \(the user\) must not contain NUL/,
         ],
         [
           'a sub with a lone surrogate',
           (c) => ({ ...c, sub: `user${LONE_HIGH}` }),
-          /sub \(the user\) is not valid Unicode/,
+          /sub \(the user\) must be valid Unicode/,
         ],
         [
           'a context id of 300 characters',
@@ -144,12 +144,12 @@ describe('over-long and malformed LTI claims', function () {
         [
           'a context id with a NUL',
           (c) => ({ ...c, [`${LTI}context`]: { id: `ctx${NUL}`, title: 'x' } }),
-          /context id contains a NUL/,
+          /context id must not contain NUL/,
         ],
         [
           'a deployment id with a NUL',
           (c) => ({ ...c, [`${LTI}deployment_id`]: `${platform.deploymentId}${NUL}` }),
-          /deployment_id claim contains a NUL/,
+          /deployment_id claim must not contain NUL/,
         ],
         [
           'a deployment id of 256 characters',
@@ -159,17 +159,17 @@ describe('over-long and malformed LTI claims', function () {
         [
           'a resource link id with a lone surrogate',
           (c) => ({ ...c, [`${LTI}resource_link`]: { id: `rl${LONE_LOW}` } }),
-          /resource_link id is not valid Unicode/,
+          /resource_link id must be valid Unicode/,
         ],
         [
           'a LIS person sourcedid with a NUL',
           (c) => ({ ...c, [`${LTI}lis`]: { person_sourcedid: `P${NUL}1` } }),
-          /LIS person sourcedid contains a NUL/,
+          /LIS person sourcedid must not contain NUL/,
         ],
         [
           'a role_scope_mentor entry with a NUL',
           (c) => ({ ...c, [`${LTI}role_scope_mentor`]: ['s1', `s2${NUL}`] }),
-          /role_scope_mentor entry contains a NUL/,
+          /role_scope_mentor entry must not contain NUL/,
         ],
         [
           'a role_scope_mentor that is not a list',
@@ -185,7 +185,7 @@ describe('over-long and malformed LTI claims', function () {
               lineitems: `https://lms.example/li${NUL}`,
             },
           }),
-          /AGS lineitems URL contains a NUL/,
+          /AGS lineitems URL must not contain NUL/,
         ],
       ];
     for (const [label, change, reason] of cases) {
