@@ -8,6 +8,9 @@ import type { Logger } from '../logger.js';
 import { ExchangeClient } from './client.js';
 import { LimiterFactory, minTimeFor } from './limiter.js';
 
+/** The largest id an `increments()` column holds on PostgreSQL (a 32-bit integer). */
+const MAX_ROW_ID = 2_147_483_647;
+
 export interface ConnectionRow {
   id: number;
   tenant_id: number;
@@ -78,8 +81,9 @@ export class ExchangeService {
     return this.limiters.clustered;
   }
 
-  /** A connection by its id, or null. */
+  /** A connection by its id, or null (an id no row can have, such as one beyond 32 bits, is none). */
   async connectionById(db: Executor, id: number): Promise<ConnectionRow | null> {
+    if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ROW_ID) return null;
     return ((await db('datasync_connections').where({ id }).first()) ??
       null) as ConnectionRow | null;
   }

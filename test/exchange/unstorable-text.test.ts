@@ -72,6 +72,40 @@ describe('Data Sync notices: an exchange id gradebridge cannot keep is refused',
   });
 });
 
+describe('Data Sync connections: an id beyond what the database holds is no connection', function () {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await buildContext();
+  });
+  after(async () => {
+    await ctx.deps.exchange.close();
+    await ctx.db.destroy();
+    await ctx.database.drop();
+  });
+
+  it('answers a notice to connection 2147483648 (or larger) as one to an unknown connection, not with a 500', async () => {
+    for (const id of ['2147483648', '9007199254740993', '99999999999999999999']) {
+      const res = await ctx.http
+        .post(`/webhooks/datasync/${id}`)
+        .set('Content-Type', 'application/json')
+        .send('{}');
+      // 404 as for any unknown connection (or 400 where the path's id is refused as a number first).
+      expect(res.status, id).to.be.oneOf([400, 404]);
+    }
+    expect(
+      (
+        await ctx.http
+          .post('/webhooks/datasync/2147483648')
+          .set('Content-Type', 'application/json')
+          .send('{}')
+      ).status,
+    ).to.equal(404);
+    for (const id of [2 ** 31, 2 ** 53, 1e20, 0, -1, 1.5]) {
+      expect(await ctx.deps.exchange.connectionById(ctx.db, id), String(id)).to.equal(null);
+    }
+  });
+});
+
 describe('Data Sync texts PostgreSQL cannot store (PostgreSQL)', function () {
   this.timeout(90000);
   let ctx: TestContext;
