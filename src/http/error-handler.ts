@@ -27,7 +27,7 @@ export function errorHandler(routes: ErrorRoute[], logger: Logger): AppMiddlewar
     .filter((r) => r.prefix !== '')
     .sort((a, b) => b.prefix.length - a.prefix.length)
     .map((r) => ({
-      pattern: new RegExp(`^${escape(r.prefix).replace(/:[A-Za-z_]+/g, '[^/]+')}(/|$)`),
+      pattern: new RegExp(`^${escape(r.prefix).replace(/:[A-Za-z_]+/g, '[^/]*')}(/|$)`),
       render: r.renderError,
     }));
   const rendererFor = (path: string): ErrorRenderer =>

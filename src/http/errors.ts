@@ -146,8 +146,8 @@ export function normalizeError(err: unknown): { error: AppError; unexpected: boo
     };
   }
   const e = (err ?? {}) as HttpishError & { code?: unknown };
-  if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
-    // zlib: a body sent with Content-Encoding gzip or deflate that does not decompress.
+  if (typeof e.code === 'string' && /^(Z_|ERR__ERROR_)/.test(e.code)) {
+    // zlib (Z_*) and brotli (ERR__ERROR_*): a body sent compressed that does not decompress.
     return {
       error: new BadRequestError('Request body could not be decompressed.', {
         code: 'malformed_body',

@@ -109,7 +109,7 @@ describe('Grades Journey: gradableItemsAPI, gradeColumnDeleteAPI, externalGradeC
       [{ ...base, attempts: 1.5 }, 'attempts must be an integer'],
       [
         { ...base, dueDate: 'next friday' },
-        'dueDate must be an ISO 8601 date such as 2026-09-01 or 2026-09-01T23:59:00Z',
+        'dueDate must be an ISO 8601 date in years 1 to 9999, such as 2026-09-01 or 2026-09-01T23:59:00Z',
       ],
       [{ ...base, points: '100' }, 'points must be a number'],
       [{ ...base, points: -1 }, 'points must be at least 0'],
