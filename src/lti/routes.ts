@@ -12,7 +12,7 @@ import {
 } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
-import { z } from '../http/validation.js';
+import { DB_INT_MAX, z } from '../http/validation.js';
 import { parseJson } from '../grades/json.js';
 import { enqueue } from '../jobs/queue.js';
 import { LtiServiceError, type DeepLinkingSettings, type LtiRequest } from './engine.js';
@@ -347,8 +347,8 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     summary: "One grade's history, with its sync to the SIS (staff, or the learner's own)",
     query: z.object({
       session: z.string().optional(),
-      column: z.coerce.number().int().positive(),
-      user: z.coerce.number().int().positive(),
+      column: z.coerce.number().int().positive().max(DB_INT_MAX),
+      user: z.coerce.number().int().positive().max(DB_INT_MAX),
     }),
     responses: { 200: { description: 'HTML' } },
     handler: async (ctx, { query }) => {
@@ -478,7 +478,11 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     body: z.object({
       session: z.string(),
       title: z.string().trim().min(1).max(255),
-      column: z.string().max(32).optional(),
+      column: z
+        .string()
+        .regex(/^(new|[1-9][0-9]{0,9})?$/, 'must be "new" or a column id')
+        .refine((v) => v === 'new' || Number(v) <= DB_INT_MAX, 'must be "new" or a column id')
+        .optional(),
       label: z.string().trim().max(255).optional(),
       points: z.string().max(32).optional(),
     }),
