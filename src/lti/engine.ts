@@ -191,13 +191,17 @@ export class LtiServiceError extends Error {
   }
 }
 
-/** The HTTP status and body of an error ltijs's HTTP client (got) threw for an answer, if it was one. */
-function answerOf(err: unknown): { status: number; body: string } | null {
-  const response = (err as { response?: { statusCode?: unknown; body?: unknown } } | null)
-    ?.response;
+/** The HTTP status, body and URL of an error ltijs's HTTP client (got) threw for an answer, if it was one. */
+function answerOf(err: unknown): { status: number; body: string; url: string } | null {
+  const response = (
+    err as {
+      response?: { statusCode?: unknown; body?: unknown; url?: unknown };
+    } | null
+  )?.response;
   if (!response || typeof response.statusCode !== 'number') return null;
   const body = typeof response.body === 'string' ? response.body : '';
-  return { status: response.statusCode, body };
+  const url = typeof response.url === 'string' ? response.url : '';
+  return { status: response.statusCode, body, url };
 }
 
 /** The start of an answer's body, as one line, for messages and logs. */
@@ -416,28 +420,34 @@ export class LtiEngine {
     try {
       return await call();
     } catch (err) {
-      if (answerOf(err)?.status !== 401) throw this.serviceError(err, what, false);
+      if (answerOf(err)?.status !== 401) throw await this.serviceError(err, ctx, what, false);
     }
     await this.dropAccessTokens(ctx.issuer, ctx.clientId);
     try {
       return await call();
     } catch (err) {
-      throw this.serviceError(err, what, true);
+      throw await this.serviceError(err, ctx, what, true);
     }
   }
 
-  private serviceError(err: unknown, what: string, renewed: boolean): unknown {
+  private async serviceError(
+    err: unknown,
+    ctx: ServiceContext,
+    what: string,
+    renewed: boolean,
+  ): Promise<unknown> {
     const answer = answerOf(err);
     if (!answer) return err;
     const detail = answerExcerpt(answer.body);
     const said = detail ? `: ${detail}` : '';
-    return new LtiServiceError(
-      answer.status,
-      detail,
-      answer.status === 401 && renewed
-        ? `the platform refused a new access token for ${what} (401${said})`
-        : `the platform answered ${answer.status} to ${what}${said}`,
-    );
+    const platform = await this.platform(ctx.issuer, ctx.clientId).catch(() => null);
+    const message =
+      platform && answer.url === platform.accessTokenEndpoint
+        ? `the platform's token endpoint refused an access token for ${what} (${answer.status}${said})`
+        : answer.status === 401 && renewed
+          ? `the platform refused a new access token for ${what} (401${said})`
+          : `the platform answered ${answer.status} to ${what}${said}`;
+    return new LtiServiceError(answer.status, detail, message);
   }
 
   private idtoken(ctx: ServiceContext): Record<string, unknown> {

@@ -25,6 +25,7 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
   let lms: LmsEmulator;
   let t: TenantFixture;
   let clientId: string;
+  let deploymentId: string;
   let quizId: string;
   let ltiContextId: number;
   let courseId: number;
@@ -54,6 +55,7 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
       keysetUrl: urls.keys,
     });
     clientId = tool.clientId;
+    deploymentId = tool.deploymentId;
     await registerPlatform(ctx.deps, {
       tenantId: t.tenantId,
       issuer: lms.issuer,
@@ -296,5 +298,32 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
         .find((l) => l.msg === 'LTI score not sent' && String(l.job) === String(job.id));
       expect(logged, ctx.logs.text().slice(-2000)).to.deep.include({ status: 401 });
     });
+  });
+
+  it("says when the platform's token endpoint refuses a token, without a retry loop", async () => {
+    const register = (token: string) =>
+      registerPlatform(ctx.deps, {
+        tenantId: t.tenantId,
+        issuer: lms.issuer,
+        clientId,
+        authenticationEndpoint: lms.endpoints.authorization,
+        accessTokenEndpoint: token,
+        keysetUrl: lms.endpoints.keyset,
+        deploymentIds: [deploymentId],
+      });
+    await ctx.deps.lti.engine.dropAccessTokens(lms.issuer, clientId);
+    await register(`${lms.url}/no-token-here`);
+    try {
+      await pullAndRecord(ctx.deps, ltiContextId).catch(() => undefined);
+      const pull = await lastPull();
+      expect(pull.status).to.equal('failed');
+      expect(pull.summary.error).to.match(
+        /^the platform's token endpoint refused an access token for the roster \(Names and Roles\) \(404: /,
+      );
+    } finally {
+      await register(lms.endpoints.token);
+    }
+    await pullAndRecord(ctx.deps, ltiContextId);
+    expect((await lastPull()).status).to.equal('ok');
   });
 });
