@@ -5,7 +5,7 @@
 import { loadConfigOrExit, openDeps } from './bootstrap.js';
 import { createWorker } from './jobs/registry.js';
 import { createLogger } from './logger.js';
-import { guardProcess } from './shutdown.js';
+import { exitOnSignals, guardProcess } from './shutdown.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -16,20 +16,16 @@ async function main(): Promise<void> {
   const worker = createWorker(deps);
   worker.start();
   logger.info({ worker: worker.id, concurrency: config.JOBS_CONCURRENCY }, 'worker started');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'worker stopping');
-    await worker.stop(config.SHUTDOWN_TIMEOUT_MS);
-    await deps.lti.close();
-    await deps.exchange.close();
-    await deps.db.destroy();
-    logger.info('worker stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  exitOnSignals({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    stop: async () => {
+      await worker.stop(config.SHUTDOWN_TIMEOUT_MS);
+      await deps.lti.close();
+      await deps.exchange.close();
+      await deps.db.destroy();
+    },
+  });
 }
 
 main().catch((err) => {

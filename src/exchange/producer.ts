@@ -7,7 +7,7 @@ import { lockTenant } from '../db/locks.js';
 import { insertRows } from '../db/bulk.js';
 import { inTransaction } from '../db/transaction.js';
 import { enqueue } from '../jobs/queue.js';
-import { storableText } from '../jobs/storable-text.js';
+import { MAX_STORED_TEXT, storableText } from '../db/text.js';
 import { RetryLater } from '../jobs/worker.js';
 import type { Logger } from '../logger.js';
 import { ExchangeApiError, ExchangeUnavailableError, type ExchangeClient } from './client.js';
@@ -462,7 +462,7 @@ export async function finishWith(
   errorMessage: string,
 ): Promise<void> {
   const code = storableText(errorCode, 64);
-  const message = storableText(errorMessage);
+  const message = storableText(errorMessage, MAX_STORED_TEXT);
   await inTransaction(deps.db, async (trx) => {
     const now = isoNow(deps.clock);
     await trx('exchanges').where({ id: exchangeId }).update({
@@ -603,9 +603,9 @@ function failures(
       code: storableText(String(o.error_code ?? 'failed'), 64),
       message:
         typeof o.error_message === 'string'
-          ? storableText(o.error_message)
+          ? storableText(o.error_message, MAX_STORED_TEXT)
           : typeof o.message === 'string'
-            ? storableText(o.message)
+            ? storableText(o.message, MAX_STORED_TEXT)
             : null,
     });
   }

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/knex.js';
-import { isWellFormed, storableText } from '../jobs/storable-text.js';
+import { isWellFormed, textProblem } from '../db/text.js';
 import type { ExchangeClient } from './client.js';
 import {
   QUERY_TYPES,
@@ -36,7 +36,7 @@ export interface CoursePart {
 
 /** An id that may be in gradebridge's database: none holds a NUL byte or a lone surrogate (PostgreSQL refuses the first in a query). */
 const storable = (v: unknown): v is string =>
-  typeof v === 'string' && v !== '' && storableText(v, Infinity) === v;
+  typeof v === 'string' && v !== '' && textProblem(v) === null;
 
 const values = (m: Record<string, string> | undefined): string[] =>
   Object.values(m ?? {}).filter(storable);

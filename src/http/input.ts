@@ -1,3 +1,4 @@
+import { textProblem } from '../db/text.js';
 import { ValidationError, type ValidationIssue } from './errors.js';
 
 /**
@@ -12,24 +13,6 @@ export const MAX_DEPTH = 32;
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A report names at most this many problems. */
 const MAX_ISSUES = 20;
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Why a text cannot be stored, or null when it can. */
-export function textProblem(text: string): string | null {
-  if (text.includes('\u0000')) return 'must not contain NUL characters';
-  if (LONE_SURROGATE.test(text)) return 'must be valid Unicode (it holds a lone surrogate)';
-  return null;
-}
-
-/** Text as it can be stored: NUL removed, lone surrogates replaced by U+FFFD, at most `max` characters. */
-export function storableText(text: string, max?: number): string {
-  const clean = text.replaceAll('\u0000', '').replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD');
-  if (max === undefined || clean.length <= max) return clean;
-  // Do not cut a surrogate pair in half.
-  const cut = /[\uD800-\uDBFF]/.test(clean[max - 1]!) ? max - 1 : max;
-  return clean.slice(0, cut);
-}
 
 export interface InputCheckOptions {
   /** Leave the content of texts to the route's own (per-item) validation; check only shape. */

@@ -1,6 +1,6 @@
 import { dbClient, type Executor } from '../db/knex.js';
 import { parseJson } from '../grades/json.js';
-import { storableText } from './storable-text.js';
+import { MAX_STORED_TEXT, storableText } from '../db/text.js';
 
 /** Why a job whose lease ran out after its last attempt is dead rather than run again. */
 export const LAST_ATTEMPT_LOST =
@@ -201,7 +201,7 @@ export async function failJob(
   countsAsAttempt = true,
 ): Promise<'retry' | 'dead'> {
   const dead = retryAt === null || (countsAsAttempt && job.attempt >= job.maxAttempts);
-  const text = storableText(error);
+  const text = storableText(error, MAX_STORED_TEXT);
   await db.transaction(async (trx) => {
     await trx('jobs')
       .where({ id: job.id, locked_by: worker, attempts: job.attempt })

@@ -12,7 +12,7 @@ import {
   failJob,
   type ClaimedJob,
 } from './queue.js';
-import { errorText } from './storable-text.js';
+import { errorText } from '../db/text.js';
 
 /** Recorded in place of an error the database would not take (the worker's log has it). */
 export const UNRECORDED_ERROR =

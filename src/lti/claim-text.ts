@@ -1,4 +1,4 @@
-import { storableText, textProblem } from '../http/input.js';
+import { storableText, textProblem } from '../db/text.js';
 
 /**
  * Text that comes from a platform (launch claims, Names and Roles members,

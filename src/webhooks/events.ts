@@ -6,7 +6,7 @@ import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { registerExchange } from '../exchange/producer.js';
 import { enqueue } from '../jobs/queue.js';
-import { isWellFormed } from '../jobs/storable-text.js';
+import { isWellFormed } from '../db/text.js';
 import { PermanentFailure, type JobDefinition } from '../jobs/worker.js';
 import { applyIncomingGrade, type ApplyResult } from './grades.js';
 

@@ -9,11 +9,11 @@ import { renderPlainError } from '../http/error-handler.js';
 import { assertCleanInput } from '../http/input.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext } from '../http/surface.js';
-import { describeIssues, formatIssues, z as zod } from '../http/validation.js';
+import { DB_INT_MAX, describeIssues, formatIssues, z as zod } from '../http/validation.js';
 import { canvasEvent, canvasEventId, dataSyncNotice, gradeWebhook, recordEvent } from './events.js';
 import { checkSignature } from './signature.js';
 
-const senderParams = zod.object({ sender: zod.coerce.number().int().positive() });
+const senderParams = zod.object({ sender: zod.coerce.number().int().positive().max(DB_INT_MAX) });
 
 /**
  * Webhooks in: Data Sync's exchange notices, Canvas Live Events, and

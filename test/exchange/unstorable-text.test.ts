@@ -92,14 +92,6 @@ describe('Data Sync connections: an id beyond what the database holds is no conn
       // 404 as for any unknown connection (or 400 where the path's id is refused as a number first).
       expect(res.status, id).to.be.oneOf([400, 404]);
     }
-    expect(
-      (
-        await ctx.http
-          .post('/webhooks/datasync/2147483648')
-          .set('Content-Type', 'application/json')
-          .send('{}')
-      ).status,
-    ).to.equal(404);
     for (const id of [2 ** 31, 2 ** 53, 1e20, 0, -1, 1.5]) {
       expect(await ctx.deps.exchange.connectionById(ctx.db, id), String(id)).to.equal(null);
     }
