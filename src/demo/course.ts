@@ -1,14 +1,12 @@
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
-import {
-  setExternalGradeColumns,
-  upsertGradableItems,
-  upsertGradeSchemas,
-  upsertUserMetadata,
-  writeGradeValues,
-  type JourneyActor,
-} from '../journey/service.js';
+import type { JourneyActor } from '../journey/actor.js';
+import { setExternalGradeColumns } from '../journey/external-grade-column.js';
+import { upsertGradableItems } from '../journey/gradable-items.js';
+import { upsertGradeSchemas } from '../journey/grade-schemas.js';
+import { writeGradeValues } from '../journey/grade-values.js';
+import { upsertUserMetadata } from '../journey/user-metadata.js';
 
 /**
  * A demo course, DEMO-100, written through the same Journey services the API

@@ -11,7 +11,9 @@ import {
   type RecurringJob,
 } from '../jobs/worker.js';
 import type { Logger } from '../logger.js';
-import { finishWith, registerExchange, runExchange, type ExchangeTrigger } from './producer.js';
+import { finishWith } from './finish-with.js';
+import { registerExchange, type ExchangeTrigger } from './register-exchange.js';
+import { runExchange } from './run-exchange.js';
 import type { ConnectionRow } from './service.js';
 
 /**

@@ -21,15 +21,13 @@ import {
   userMetadataItem,
   type ItemResult,
 } from './schemas.js';
-import {
-  deleteGradeColumns,
-  setExternalGradeColumns,
-  upsertGradableItems,
-  upsertGradeSchemas,
-  upsertUserMetadata,
-  writeGradeValues,
-  type JourneyActor,
-} from './service.js';
+import type { JourneyActor } from './actor.js';
+import { deleteGradeColumns } from './column-delete.js';
+import { setExternalGradeColumns } from './external-grade-column.js';
+import { upsertGradableItems } from './gradable-items.js';
+import { upsertGradeSchemas } from './grade-schemas.js';
+import { writeGradeValues } from './grade-values.js';
+import { upsertUserMetadata } from './user-metadata.js';
 import type { Trx } from '../db/knex.js';
 
 /** Learn's REST error body: {"status": 400, "message": "..."}. */

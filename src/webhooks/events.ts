@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
-import { registerExchange } from '../exchange/producer.js';
+import { registerExchange } from '../exchange/register-exchange.js';
 import { enqueue } from '../jobs/queue.js';
 import { isWellFormed } from '../db/text.js';
 import { PermanentFailure, type JobDefinition } from '../jobs/worker.js';

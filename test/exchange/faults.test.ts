@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
 import { pollNow } from '../../src/exchange/jobs.js';
-import { runExchange } from '../../src/exchange/producer.js';
+import { runExchange } from '../../src/exchange/run-exchange.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
 import { tenantWithClient, uniqueId, type TenantFixture } from '../factories/index.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
