@@ -10,7 +10,7 @@ import { DataSyncEmulator } from '../src/emulators/datasync/index.js';
 import { isoNow } from '../src/db/time.js';
 import { inTransaction } from '../src/db/transaction.js';
 import { enqueue } from '../src/jobs/queue.js';
-import { createWorker } from '../src/jobs/registry.js';
+import { createWorker } from '../src/job-registry.js';
 import { fmt, machine, postJson, saveResult, startServer, tenantToken } from './lib.js';
 
 const COURSES = 200;

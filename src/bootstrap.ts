@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { loadSigningSecret, TokenService } from './auth/tokens.js';
 import type { AppDeps } from './deps.js';
+import { registerFollowers } from './followers.js';
 import { createDb, dbOptionsFromConfig, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { isoNow, systemClock, type Clock } from './db/time.js';
@@ -29,6 +30,7 @@ export async function buildDeps(
   logger: Logger,
   clock: Clock,
 ): Promise<AppDeps> {
+  registerFollowers();
   const now = isoNow(clock);
   const tokenSecret = await loadSigningSecret(db, 'api-tokens', config.TOKEN_SIGNING_SECRET, now);
   const lti = await LtiTool.create({

@@ -5,7 +5,7 @@ import { demoInstructions, ensureDemoTenant } from './demo/bootstrap.js';
 import { seedDemoCourse } from './demo/course.js';
 import { startDemoLms } from './demo/lms.js';
 import { startDemoDataSync } from './demo/datasync.js';
-import { createWorker } from './jobs/registry.js';
+import { createWorker } from './job-registry.js';
 import { createLogger } from './logger.js';
 import { exitOnSignals, guardProcess } from './shutdown.js';
 

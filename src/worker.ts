@@ -3,7 +3,7 @@
  * Several workers (on several machines, with PostgreSQL) share the queue.
  */
 import { loadConfigOrExit, openDeps } from './bootstrap.js';
-import { createWorker } from './jobs/registry.js';
+import { createWorker } from './job-registry.js';
 import { createLogger } from './logger.js';
 import { exitOnSignals, guardProcess } from './shutdown.js';
 

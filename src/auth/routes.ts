@@ -5,7 +5,7 @@ import { AppError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { z } from '../http/validation.js';
-import { secretMatches } from '../tenants/service.js';
+import { secretMatches } from './client-secrets.js';
 
 /** OAuth 2.0 errors (RFC 6749 §5.2). */
 class OAuthError extends AppError {

@@ -1,8 +1,7 @@
 import type { Trx } from '../db/knex.js';
 import { dbClient } from '../db/knex.js';
 import { toBool } from '../db/time.js';
-import { countVersionDays } from '../history/days.js';
-import { afterGradeChanges } from './outbox.js';
+import { followGradeChanges } from './followers.js';
 import {
   inList,
   insertRows,
@@ -304,26 +303,20 @@ export class GradeBatch {
         };
       });
       await insertRows(trx, 'grade_versions', versions);
-      await countVersionDays(
-        trx,
-        this.tenantId,
-        pending.map(({ write }) => ({
+      await followGradeChanges(trx, {
+        tenantId: this.tenantId,
+        now: this.now,
+        changes: pending.map(({ write, state }) => ({
           courseId: write.courseId,
           columnId: write.columnId,
+          userId: write.userId,
           graderId: write.graderId,
           gradedAt: write.gradedAt,
-        })),
-      );
-      await afterGradeChanges(
-        trx,
-        this.tenantId,
-        pending.map(({ write }) => ({
-          columnId: write.columnId,
-          userId: write.userId,
           source: write.source,
+          score: state.score,
+          grade: state.grade,
         })),
-        this.now,
-      );
+      });
     }
     for (const [courseId, change] of this.touchedCourses) {
       await writeRows(

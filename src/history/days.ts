@@ -1,3 +1,4 @@
+import type { GradeFollower } from '../grades/followers.js';
 import { DateTime } from 'luxon';
 import { insertRows, readRows, writeRows } from '../db/bulk.js';
 import type { Trx } from '../db/knex.js';
@@ -61,7 +62,7 @@ export async function tenantZone(trx: Trx, tenantId: number): Promise<string> {
 export async function countVersionDays(
   trx: Trx,
   tenantId: number,
-  versions: VersionForDay[],
+  versions: readonly VersionForDay[],
 ): Promise<void> {
   if (versions.length === 0) return;
   const zone = await tenantZone(trx, tenantId);
@@ -145,3 +146,9 @@ export async function rebuildVersionDays(trx: Trx, tenantId: number): Promise<vo
     })),
   );
 }
+
+/** Follows grade changes: counts each new version on its day, grader and column. */
+export const historyDaysFollower: GradeFollower = {
+  name: 'history day summary',
+  follow: (trx, batch) => countVersionDays(trx, batch.tenantId, batch.changes),
+};

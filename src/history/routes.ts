@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { AppDeps } from '../deps.js';
-import { bearerAuth } from '../http/auth.js';
+import { bearerAuth } from '../auth/bearer.js';
 import { ValidationError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { canvasPage, setCanvasLinks, type CanvasPage } from '../http/pagination.js';

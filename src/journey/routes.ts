@@ -2,7 +2,7 @@ import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
 import { inTransaction } from '../db/transaction.js';
 import { isoNow } from '../db/time.js';
-import { bearerAuth } from '../http/auth.js';
+import { bearerAuth } from '../auth/bearer.js';
 import { BadRequestError, normalizeError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import {

@@ -1,3 +1,4 @@
+import type { GradeFollower } from '../grades/followers.js';
 import type { Executor } from '../db/knex.js';
 import { toIso } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
@@ -177,5 +178,18 @@ export const scoreJob: JobDefinition = {
         throw new PermanentFailure(`the platform refused the score: ${detail}`);
       throw new Error(`the platform failed: ${detail}`);
     }
+  },
+};
+
+/** Follows grade changes: grades of columns linked to a line item go back to the LMS (except those that came from it). */
+export const scorePassbackFollower: GradeFollower = {
+  name: 'LMS score passback',
+  follow: async (trx, batch) => {
+    await enqueueScoreSends(
+      trx,
+      batch.tenantId,
+      batch.changes.filter((c) => c.source !== 'ags'),
+      batch.now,
+    );
   },
 };

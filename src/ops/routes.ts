@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ping } from '../db/knex.js';
 import type { AppDeps } from '../deps.js';
-import { bearerAuth } from '../http/auth.js';
+import { bearerAuth } from '../auth/bearer.js';
 import { renderPlainError } from '../http/error-handler.js';
 import { ServiceUnavailableError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';

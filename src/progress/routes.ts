@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.js';
 import type { Executor } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
-import { bearerAuth } from '../http/auth.js';
+import { bearerAuth } from '../auth/bearer.js';
 import {
   AppError,
   BadRequestError,

@@ -1,9 +1,10 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isTimeZone } from '../../config/index.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { ApiClient } from '../models/api-client.js';
 import { Tenant } from '../models/tenant.js';
 import { User } from '../models/user.js';
+import { hashSecret } from '../auth/client-secrets.js';
 import { SCOPES } from '../auth/tokens.js';
 import { rebuildVersionDays } from '../history/days.js';
 import { forgetTenantCourses } from '../history/service.js';
@@ -68,17 +69,6 @@ export function parseScopes(text: string): string[] {
     );
   }
   return scopes;
-}
-
-/** Client secrets are 256 random bits, so a plain SHA-256 is a sound one-way store for them. */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
-
-export function secretMatches(secret: string, hash: string): boolean {
-  const a = Buffer.from(hashSecret(secret), 'hex');
-  const b = Buffer.from(hash, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export interface CreatedClient {

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
 import { pollNow, requestFinalGrades } from '../../src/exchange/jobs.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
-import { createWorker } from '../../src/jobs/registry.js';
+import { createWorker } from '../../src/job-registry.js';
 import { enqueue } from '../../src/jobs/queue.js';
 import { isoNow } from '../../src/db/time.js';
 import { inTransaction } from '../../src/db/transaction.js';

@@ -91,15 +91,16 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs a shell command line from the project's folder, as a person would type it. */
+/** Runs a shell command line (from the project's folder unless told), as a person would type it. */
 export async function shell(
   line: string,
   env: NodeJS.ProcessEnv,
   timeoutMs = 60000,
+  cwd = projectRoot,
 ): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await execFileAsync('bash', ['-c', line], {
-      cwd: projectRoot,
+      cwd,
       env,
       timeout: timeoutMs,
     });

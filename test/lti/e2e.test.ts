@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { inTransaction } from '../../src/db/transaction.js';
 import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
-import { createWorker } from '../../src/jobs/registry.js';
+import { createWorker } from '../../src/job-registry.js';
 import { registerPlatform, registrationUrl, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';

@@ -6,7 +6,7 @@ import { inTransaction } from '../../src/db/transaction.js';
 import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { enqueue } from '../../src/jobs/queue.js';
-import { createWorker } from '../../src/jobs/registry.js';
+import { createWorker } from '../../src/job-registry.js';
 import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { pullAndRecord } from '../../src/lti/services.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { createWorker } from '../../src/jobs/registry.js';
+import { createWorker } from '../../src/job-registry.js';
 import { addClient, tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { gradebook, type GradebookFixture } from '../factories/gradebooks.js';
 import { sharedContext, type TestContext } from '../helpers/context.js';

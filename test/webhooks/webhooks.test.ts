@@ -7,7 +7,7 @@ import { isoNow } from '../../src/db/time.js';
 import { inTransaction } from '../../src/db/transaction.js';
 import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
-import { createWorker } from '../../src/jobs/registry.js';
+import { createWorker } from '../../src/job-registry.js';
 import { signBody } from '../../src/webhooks/signature.js';
 import { addSender } from '../../src/webhooks/senders.js';
 import { tenantWithClient, uniqueId, type TenantFixture } from '../factories/index.js';

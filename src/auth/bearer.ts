@@ -1,7 +1,7 @@
-import { InvalidTokenError, type TokenService } from '../auth/tokens.js';
+import { InvalidTokenError, type TokenService } from './tokens.js';
 import type { Db } from '../db/knex.js';
-import { ForbiddenError, UnauthorizedError } from './errors.js';
-import type { AppMiddleware, Principal } from './surface.js';
+import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
+import type { AppMiddleware, Principal } from '../http/surface.js';
 
 export interface BearerAuthOptions {
   db: Db;

@@ -1,12 +1,16 @@
-import type { AppDeps } from '../deps.js';
-import { ltiCleanupJob, ltiCleanupSchedule, pullJob, scoreJob } from '../lti/jobs.js';
-import { exportCleanupJob, exportCleanupSchedule, exportJob } from '../progress/exports.js';
-import type { Config } from '../../config/index.js';
-import { webhookEventJob } from '../webhooks/events.js';
-import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from '../exchange/jobs.js';
-import { JobWorker, type JobDefinition, type RecurringJob } from './worker.js';
+import type { AppDeps } from './deps.js';
+import { ltiCleanupJob, ltiCleanupSchedule, pullJob, scoreJob } from './lti/jobs.js';
+import { exportCleanupJob, exportCleanupSchedule, exportJob } from './progress/exports.js';
+import type { Config } from '../config/index.js';
+import { webhookEventJob } from './webhooks/events.js';
+import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from './exchange/jobs.js';
+import { JobWorker, type JobDefinition, type RecurringJob } from './jobs/worker.js';
 
-/** Every job the service runs, and every recurring one, in one place. */
+/**
+ * Every job the service runs, and every recurring one, in one place. The
+ * queue and the worker (src/jobs/) know no job; each job lives in its
+ * surface's folder and is listed here.
+ */
 export function jobDefinitions(): JobDefinition[] {
   return [
     exportJob,

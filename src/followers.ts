@@ -1,0 +1,13 @@
+import { registerGradeFollowers } from './grades/followers.js';
+import { historyDaysFollower } from './history/days.js';
+import { scorePassbackFollower } from './lti/passback.js';
+
+/**
+ * Everything that follows a grade change, in one place: the grade model
+ * records a batch of changes and hands it, in the same transaction, to each
+ * of these in order. A surface that must follow grade changes adds its
+ * follower here; the model is not touched.
+ */
+export function registerFollowers(): void {
+  registerGradeFollowers([historyDaysFollower, scorePassbackFollower]);
+}
