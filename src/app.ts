@@ -5,6 +5,7 @@ import { errorHandler } from './http/error-handler.js';
 import { ApiDocs } from './http/openapi.js';
 import { requestContext } from './http/request-context.js';
 import type { AppState, Surface } from './http/surface.js';
+import { finalGradesSurface } from './final-grades/routes.js';
 import { historySurface } from './history/routes.js';
 import { journeySurface } from './journey/routes.js';
 import { ltiSurface } from './lti/routes.js';
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): App {
     progressSurface(deps, docs),
     ltiSurface(deps, docs),
     webhooksSurface(deps, docs),
+    finalGradesSurface(deps, docs),
   ];
 
   koa.use(requestContext(deps.logger));

@@ -11,6 +11,8 @@ import { createCommandKit, createProgram, runCli, type CommandKit } from './cli/
 import { registerCourseCommands } from './courses/commands.js';
 import { registerDbCommands } from './db/commands.js';
 import { registerExchangeCommands } from './exchange/commands.js';
+import { registerFinalGradeCommands } from './final-grades/commands.js';
+import { AppError } from './http/errors.js';
 import { registerLtiCommands } from './lti/commands.js';
 import { RegistrationError } from './lti/registration.js';
 import { registerTenantCommands } from './tenants/commands.js';
@@ -23,6 +25,7 @@ export function buildCli(kit: CommandKit): Command {
   registerCourseCommands(program, kit);
   registerLtiCommands(program, kit);
   registerExchangeCommands(program, kit);
+  registerFinalGradeCommands(program, kit);
   registerWebhookCommands(program, kit);
   registerDbCommands(program, kit);
   return program;
@@ -31,4 +34,5 @@ export function buildCli(kit: CommandKit): Command {
 await runCli(buildCli(createCommandKit({ openDeps, findTenant })), process.argv, [
   TenantInputError,
   RegistrationError,
+  AppError,
 ]);

@@ -1,3 +1,4 @@
+import { approvalFollower } from './grades/final-grade-workflow.js';
 import { registerGradeFollowers } from './grades/followers.js';
 import { historyDaysFollower } from './history/days.js';
 import { scorePassbackFollower } from './lti/passback.js';
@@ -5,9 +6,10 @@ import { scorePassbackFollower } from './lti/passback.js';
 /**
  * Everything that follows a grade change, in one place: the grade model
  * records a batch of changes and hands it, in the same transaction, to each
- * of these in order. A surface that must follow grade changes adds its
+ * of these in order (the history day summary, the approval state of final
+ * grades, LMS score passback). A surface that must follow grade changes adds its
  * follower here; the model is not touched.
  */
 export function registerFollowers(): void {
-  registerGradeFollowers([historyDaysFollower, scorePassbackFollower]);
+  registerGradeFollowers([historyDaysFollower, approvalFollower, scorePassbackFollower]);
 }

@@ -6,8 +6,8 @@ import type { AppMiddleware, Principal } from '../http/surface.js';
 export interface BearerAuthOptions {
   db: Db;
   tokens: TokenService;
-  /** The scope this surface needs. */
-  scope: string;
+  /** The scope this surface needs (any one of them, when several). */
+  scope: string | readonly string[];
   /**
    * Also accept the token from this request header, as the token alone or as
    * `Bearer <token>` (the Progress contract's apiKey header named "Bearer").
@@ -96,8 +96,11 @@ export function bearerAuth(options: BearerAuthOptions): AppMiddleware {
       graderUserId: client.grader_user_id,
     };
     ctx.state.principal = principal;
-    if (!scopes.has(options.scope)) {
-      throw new ForbiddenError(`The access token lacks the "${options.scope}" scope.`);
+    const wanted = typeof options.scope === 'string' ? [options.scope] : options.scope;
+    if (!wanted.some((s) => scopes.has(s))) {
+      throw new ForbiddenError(
+        `The access token lacks the ${wanted.map((s) => `"${s}"`).join(' or ')} scope.`,
+      );
     }
     await next();
   };

@@ -8,7 +8,15 @@ export const TOKEN_ALGORITHM = 'HS256' as const;
 const ISSUER = 'gradebridge';
 const AUDIENCE = 'gradebridge-api';
 
-export const SCOPES = ['journey', 'history', 'progress', 'exchange', 'admin'] as const;
+export const SCOPES = [
+  'journey',
+  'history',
+  'progress',
+  'exchange',
+  'admin',
+  'final-grades',
+  'approval',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const claimsSchema = z.object({

@@ -1,6 +1,7 @@
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
+import { setApprovalMode } from '../grades/final-grade-workflow.js';
 import { createApiClient, createTenant } from '../tenants/service.js';
 
 export interface DemoCredentials {
@@ -20,11 +21,13 @@ export async function ensureDemoTenant(deps: AppDeps): Promise<DemoCredentials |
       { name: 'Demo School', timeZone: deps.config.DEFAULT_TIME_ZONE },
       now,
     );
+    // The demo shows final grades with a person in the loop: they go out once approved.
+    await setApprovalMode(trx, tenant.id, 'required', now);
     const { client, secret } = await createApiClient(
       trx,
       {
         tenantId: tenant.id,
-        scopes: ['journey', 'history', 'progress', 'exchange', 'admin'],
+        scopes: ['journey', 'history', 'progress', 'exchange', 'admin', 'final-grades'],
         name: 'Demo SIS',
         graderName: 'Demo SIS',
       },

@@ -1,6 +1,8 @@
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
+import { ensureEnrollments, ensureUsersByBatchUid } from '../courses/service.js';
+import { addApprover } from '../grades/final-grade-workflow.js';
 import type { JourneyActor } from '../journey/actor.js';
 import { setExternalGradeColumns } from '../journey/external-grade-column.js';
 import { upsertGradableItems } from '../journey/gradable-items.js';
@@ -11,7 +13,8 @@ import { upsertUserMetadata } from '../journey/user-metadata.js';
 /**
  * A demo course, DEMO-100, written through the same Journey services the API
  * uses: a letter schema, three columns, a weighted final grade and a few
- * learners with grades. Running it again changes nothing.
+ * learners with grades, a teacher (teacher1) and a registrar who approves
+ * final grades (registrar). Running it again changes nothing.
  */
 export async function seedDemoCourse(deps: AppDeps, tenantId: number): Promise<void> {
   const client = await deps.db('api_clients').where({ tenant_id: tenantId }).orderBy('id').first();
@@ -86,5 +89,27 @@ export async function seedDemoCourse(deps: AppDeps, tenantId: number): Promise<v
       ),
       now,
     );
+    // A teacher who submits the final grades, and a registrar who approves them.
+    const courseRow = await trx('courses')
+      .where({ tenant_id: tenantId, batch_uid: course })
+      .first('id');
+    const people = await ensureUsersByBatchUid(trx, tenantId, ['teacher1', 'registrar'], now);
+    await trx('users')
+      .where({ id: people.get('teacher1')! })
+      .whereNull('name')
+      .update({ name: 'Demo Teacher', updated_at: now });
+    await trx('users')
+      .where({ id: people.get('registrar')! })
+      .whereNull('name')
+      .update({ name: 'Demo Registrar', updated_at: now });
+    await ensureEnrollments(
+      trx,
+      tenantId,
+      [{ courseId: courseRow.id, userId: people.get('teacher1')! }],
+      'Instructor',
+      'demo',
+      now,
+    );
+    await addApprover(trx, tenantId, people.get('registrar')!, 'cli', now);
   });
 }

@@ -120,8 +120,8 @@ export function pollSchedule(seconds: number): RecurringJob | null {
 }
 
 /**
- * A teacher's "send final grades": asks Data Sync for an exchange of the
- * course's assignment scores and final grades, finds it among the waiting
+ * A teacher's "send final grades" (or an approval): asks Data Sync for an
+ * exchange of the course's final grades only (a `summary` query), finds it among the waiting
  * exchanges by the request id gradebridge put in its metadata, and answers it.
  */
 export const requestJob: JobDefinition = {
@@ -140,7 +140,7 @@ export const requestJob: JobDefinition = {
     if (!remote && !job.payload.created) {
       await client.createExchange({
         query: {
-          type: 'assignment_scores',
+          type: 'summary',
           conditions: [
             {
               scope: 'course',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../db/knex.js';
 import { toBool, toIso } from '../db/time.js';
+import { approvalModeOf, approvedFinalGrades } from '../grades/final-grades.js';
 import { chunk as slices } from '../grades/grade-batch.js';
 import { QueryProblem, type CoursePart } from './scope.js';
 import type { AssignmentOut, Named, ScoreOut, SummaryOut, Sys } from './types.js';
@@ -94,7 +95,9 @@ async function buildCourse(
   parts: CoursePart[],
   out: Payload,
 ): Promise<void> {
-  const course = await db('courses').where({ id: courseId }).first('id', 'title', 'batch_uid');
+  const course = await db('courses')
+    .where({ id: courseId })
+    .first('id', 'tenant_id', 'title', 'batch_uid');
   const dataSyncId = parts.find((p) => p.dataSyncId)?.dataSyncId ?? null;
   const section: Named = { name: course.title, $sys: sys(course.batch_uid, course.id, dataSyncId) };
   const columns = await db('grade_columns')
@@ -165,6 +168,7 @@ async function buildCourse(
     hash: string,
     sub: Sub | undefined,
     outValues: { score: number | null; grade: string | null },
+    versionId?: number | null,
   ): { json: string; item: PlannedItem } | null =>
     sent.get(key) === hash
       ? null
@@ -177,7 +181,8 @@ async function buildCourse(
             columnId,
             userId,
             hash,
-            versionId: sub ? (latest.get(sub.id) ?? null) : null,
+            versionId:
+              versionId !== undefined ? versionId : sub ? (latest.get(sub.id) ?? null) : null,
             ...outValues,
           },
         };
@@ -273,15 +278,46 @@ async function buildCourse(
     }
     const points = Number(finalColumn.points);
     const scoreTypes = [...new Set(wantSummaries.map((p) => p.scoreType))];
+    // Where the tenant requires approval, only approved values leave: the
+    // latest approved snapshot of this final column, whatever the grades are now.
+    const requireApproval = (await approvalModeOf(db, course.tenant_id)) === 'required';
+    const approval = requireApproval ? await approvedFinalGrades(db, courseId) : null;
     for (const learner of learners) {
       const sub = byColumn.get(finalColumn.id)?.get(learner.id);
-      if (!graded(sub)) continue;
-      const raw = sub.score === null ? null : Number(sub.score);
+      let value: {
+        score: number | null;
+        grade: string | null;
+        at: string | null;
+        versionId?: number | null;
+      };
+      if (requireApproval) {
+        const approved =
+          approval && approval.columnId === finalColumn.id
+            ? approval.values.get(learner.id)
+            : undefined;
+        if (!approved) continue;
+        value = {
+          score: approved.score,
+          grade: approved.grade,
+          at: approved.gradedAt,
+          versionId: approved.versionId,
+        };
+      } else {
+        if (!graded(sub)) continue;
+        value = {
+          score: sub.score === null ? null : Number(sub.score),
+          grade: sub.grade,
+          at: toIso(sub.graded_at),
+        };
+      }
+      const raw = value.score;
+      const sameAsNow =
+        value.versionId === undefined || (sub && latest.get(sub.id) === value.versionId);
       for (const scoreType of scoreTypes) {
         const summary: SummaryOut = {
           $section: section,
           $person: person(learner),
-          ...grader(sub),
+          ...(sub && sameAsNow ? grader(sub) : {}),
           summary_type: 'final',
           score_type: scoreType,
           score:
@@ -290,8 +326,8 @@ async function buildCourse(
               : points > 0
                 ? round2((raw / points) * 100)
                 : null,
-          grade: sub.grade,
-          last_activity: toIso(sub.graded_at),
+          grade: value.grade,
+          last_activity: value.at,
         };
         const entry = changed(
           `f:${finalColumn.id}:${learner.id}:${scoreType}`,
@@ -302,6 +338,7 @@ async function buildCourse(
           hashOf(summary),
           sub,
           { score: summary.score, grade: summary.grade },
+          value.versionId,
         );
         if (entry) out.summaries.push(entry);
       }

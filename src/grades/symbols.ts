@@ -1,8 +1,8 @@
 /**
  * Grade schemas: a list of symbols, each with an optional lower bound given as
  * a percentage of points possible (`A=90:B=80:C=70:F=0`). A score maps to the
- * symbol with the highest bound it reaches; the percentage is truncated, not
- * rounded, so 89.99% is a B.
+ * symbol with the highest bound it reaches; the percentage is truncated to
+ * two decimals, not rounded, so 89.999% is a B where A=90.
  */
 export interface GradeSymbol {
   symbol: string;
@@ -51,10 +51,15 @@ export function parseSymbols(text: string): ParseResult<GradeSymbol[]> {
   return { ok: true, value: symbols };
 }
 
-/** Truncated percentage of points possible, guarding against float noise (79.99999 -> 80). */
+/**
+ * The percentage of points possible, truncated (never rounded up) to two
+ * decimals: 89.996 % is 89.99 %, so it does not reach a bound of 90, while
+ * 89.5 % reaches a bound of 89.5. Float noise is guarded against
+ * (79.99999999 -> 80). Every surface's letter comes from this one rule.
+ */
 export function percentOf(score: number, points: number): number | null {
   if (!(points > 0)) return null;
-  return Math.floor((score * 100) / points + 1e-9);
+  return Math.floor((score * 10000) / points + 1e-6) / 100;
 }
 
 /** The symbol a score earns, or null when the schema has no bounds or the score reaches none. */

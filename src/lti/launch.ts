@@ -5,7 +5,8 @@ import { cut, TEXT_MAX } from './claim-text.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { findLocalIds } from './mappings.js';
 import { linkPlatformUser, setEnrollment } from './people.js';
-import { courseRole, isMentor, isStaffRole } from './roles.js';
+import { addApprover, removeApprover } from '../grades/final-grade-workflow.js';
+import { courseRole, isAdministrator, isMentor, isStaffRole } from './roles.js';
 
 export interface RecordedLaunch {
   tenantId: number;
@@ -193,6 +194,9 @@ export async function recordLaunch(trx: Trx, v: Launch, now: string): Promise<Re
   }
 
   await setEnrollment(trx, v.tenantId, courseId, userId, role, now);
+  // An institution or system administrator approves final grades; a launch without the role ends what a launch gave.
+  if (isAdministrator(c.roles)) await addApprover(trx, v.tenantId, userId, 'lti', now);
+  else await removeApprover(trx, v.tenantId, userId, 'lti');
   return {
     tenantId: v.tenantId,
     courseId,

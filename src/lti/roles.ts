@@ -110,3 +110,16 @@ export function isStaffRole(role: CourseRole): boolean {
 export function isMentor(roles: readonly string[]): boolean {
   return roles.some((r) => contextRole(r)?.role === 'Mentor');
 }
+
+/**
+ * Whether the launch names an institution or system Administrator: such a
+ * person approves final grades (an account administrator in Canvas gets
+ * `institution/person#Administrator`). It gives no rights in the course.
+ */
+export function isAdministrator(roles: readonly string[]): boolean {
+  return roles.some(
+    (r) =>
+      r === `${ROLE_VOCABULARY.institution}Administrator` ||
+      r === `${ROLE_VOCABULARY.system}Administrator`,
+  );
+}

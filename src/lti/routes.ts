@@ -1,7 +1,7 @@
 import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
 import { isoNow, toIso } from '../db/time.js';
-import { requestFinalGrades } from '../exchange/jobs.js';
+import { teacherFinalGrades } from '../final-grades/actions.js';
 import { inTransaction } from '../db/transaction.js';
 import {
   AppError,
@@ -320,21 +320,27 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     {
       path: '/app/send-final',
       operationId: 'ltiSendFinalGrades',
-      summary: "Send the course's final grades to the SIS through Data Sync (staff)",
-      refusal: 'Only course staff can send final grades.',
+      summary:
+        "Submit the course's final grades for approval, or (approval off) send them to the SIS through Data Sync (staff)",
+      refusal: 'Only course staff can submit or send final grades.',
     },
     async (s) => {
-      const conn = await deps.exchange.connection(deps.db, s.tenantId);
-      if (!conn)
-        throw new AppError(409, 'not_connected', 'This school has no Data Sync connection.');
-      const queued = await requestFinalGrades(
-        deps.db,
-        conn,
-        s.courseId,
-        s.userId,
-        isoNow(deps.clock),
+      const user = await deps.db('users').where({ id: s.userId }).first('name', 'batch_uid');
+      const result = await inTransaction(deps.db, async (trx) =>
+        teacherFinalGrades(deps, trx, {
+          tenantId: s.tenantId,
+          courseId: s.courseId,
+          actor: {
+            userId: s.userId,
+            name: user?.name ?? user?.batch_uid ?? `User ${s.userId}`,
+            canApprove: false,
+          },
+          now: isoNow(deps.clock),
+        }),
       );
-      return queued !== null
+      if (result.mode === 'required')
+        return `${result.submission!.learners} final grades are submitted for approval.`;
+      return result.sendQueued
         ? 'Final grades are being sent to the SIS.'
         : 'A send of final grades was already queued.';
     },

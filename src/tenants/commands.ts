@@ -7,6 +7,8 @@ import {
   type CommandKit,
 } from '../cli/command-kit.js';
 import { isoNow } from '../db/time.js';
+import { setApprovalMode } from '../grades/final-grade-workflow.js';
+import { APPROVAL_MODES, type ApprovalMode } from '../grades/final-grades.js';
 import { inTransaction } from '../db/transaction.js';
 import {
   createApiClient,
@@ -82,6 +84,33 @@ export function registerTenantCommands(program: Command, kit: CommandKit): void 
       );
     });
 
+  tenant
+    .command('set-approval')
+    .description(
+      'off: final grades go to the SIS as they stand; required: only approved final grades go out',
+    )
+    .requiredOption(...TENANT_OPTION)
+    .requiredOption('--mode <mode>', 'off or required')
+    .option(...JSON_OPTION)
+    .action(async (opts: { tenant: number; mode: string; json?: boolean }) => {
+      if (!(APPROVAL_MODES as readonly string[]).includes(opts.mode))
+        throw new CliError(`--mode must be off or required, got "${opts.mode}"`);
+      const mode = opts.mode as ApprovalMode;
+      await kit.withDeps(async (deps) => {
+        await kit.requireTenant(deps, opts.tenant);
+        await inTransaction(deps.db, (trx) =>
+          setApprovalMode(trx, opts.tenant, mode, isoNow(deps.clock)),
+        );
+      });
+      print(
+        !!opts.json,
+        { tenantId: opts.tenant, approvalMode: mode },
+        mode === 'required'
+          ? `Tenant ${opts.tenant}: final grades go to the SIS only once approved`
+          : `Tenant ${opts.tenant}: final grades go to the SIS without approval`,
+      );
+    });
+
   const client = program.command('client').description('API clients');
   client
     .command('create')
@@ -89,7 +118,7 @@ export function registerTenantCommands(program: Command, kit: CommandKit): void 
     .requiredOption(...TENANT_OPTION)
     .requiredOption(
       '--scopes <list>',
-      'comma-separated: journey, history, progress, exchange, admin',
+      'comma-separated: journey, history, progress, exchange, admin, final-grades, approval',
     )
     .option('--name <name>', 'display name (shown as the gradebook change user)')
     .option(

@@ -256,7 +256,7 @@ describe('Grades Exchange: final grades out through Data Sync', function () {
     expect(row.trigger).to.equal('schedule');
   });
 
-  it('answers a teacher\'s "send final grades" by asking Data Sync for an exchange and filling it', async () => {
+  it('answers a teacher\'s "send final grades" by asking Data Sync for an exchange of final grades and filling it', async () => {
     const c = courses[1]!;
     await journey(ctx, t.token, 'gradeValueAPI', [
       { courseId: c.courseId, userId: c.learners[5], name: c.columns[0], value: '1' },
@@ -269,12 +269,10 @@ describe('Grades Exchange: final grades out through Data Sync', function () {
     expect(made[0]!.metadata).to.have.property('gradebridge_request');
     expect(made[0]!.state).to.equal('completed');
     const received = ds.received(made[0]!.id);
-    // The learner the consumer keeps refusing (the test before) is sent again too.
-    expect(
-      received.scores
-        .filter((s) => s.personSourceId !== c.learners[2])
-        .map((s) => [s.personSourceId, s.score]),
-    ).to.deep.equal([[c.learners[5], 1]]);
+    // "Send final grades" sends final grades only: the learner whose grade changed gets a new one.
+    expect(received.scores).to.deep.equal([]);
+    expect(received.summaries.map((s) => s.personSourceId)).to.include(c.learners[5]);
+    expect(received.summaries.every((s) => s.summaryType === 'final')).to.equal(true);
     const row = await ctx
       .db('exchanges')
       .where({ remote_id: made[0]!.id })
