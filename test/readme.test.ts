@@ -18,9 +18,12 @@ const README_BASE_URL = 'http://localhost:3000';
 
 /** The first ```sh block of a README section that contains `marker`. */
 function shellBlock(section: string, marker: string): string {
-  const start = README.indexOf(`\n## ${section}\n`);
-  expect(start, `README section "${section}"`).to.be.greaterThan(-1);
-  const end = README.indexOf('\n## ', start + 4);
+  const heading = new RegExp(`\\n(#{2,3}) ${section.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(
+    README,
+  );
+  expect(heading, `README section "${section}"`).to.not.equal(null);
+  const start = heading!.index;
+  const end = README.indexOf(`\n${heading![1]} `, start + 4);
   const body = README.slice(start, end === -1 ? undefined : end);
   const blocks = [...body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const block = blocks.find((b) => b.includes(marker));
@@ -115,6 +118,33 @@ describe('the README, as printed, beside the built server (npm start)', function
         if (typeof printed.clientId === 'string') clientId = printed.clientId;
       }
       expect(clientId).to.be.a('string');
+    });
+
+    it('follows the final-grade worked example on the demo course, to grades the SIS received', async () => {
+      const block = shellBlock(
+        'Final grades: review, submit, approve, send',
+        'final-grades submit',
+      );
+      for (const step of steps(block)) {
+        const result = await shell(local(step.command), env());
+        expect(result.code, `${step.command}\n${result.stderr}`).to.equal(0);
+        const printed = JSON.parse(result.stdout) as Record<string, unknown>;
+        if (step.example) expectLike(printed, step.example);
+      }
+      // The approval asked the running service to send the approved values: they arrive.
+      let states: string[] = [];
+      for (const deadline = Date.now() + 30000; Date.now() < deadline;) {
+        const status = await shell(
+          'npm run --silent cli -- final-grades status --tenant 1 --course DEMO-100 --json',
+          env(),
+        );
+        states = (JSON.parse(status.stdout) as { learners: Array<{ state: string }> }).learners.map(
+          (l) => l.state,
+        );
+        if (states.length > 0 && states.every((s) => s === 'sent')) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(states).to.deep.equal(['sent', 'sent', 'sent', 'sent']);
     });
   });
 
