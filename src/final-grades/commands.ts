@@ -16,7 +16,7 @@ import {
   removeApprover,
   type Actor,
 } from '../grades/final-grade-workflow.js';
-import { finalGradeStatus, findPerson } from '../grades/final-grades.js';
+import { finalGradeStatus, findPerson, ltiSubs, personId } from '../grades/final-grades.js';
 import { decide, submit } from './actions.js';
 import { presentStatus, presentSubmission } from './presenters.js';
 
@@ -232,15 +232,20 @@ export function registerFinalGradeCommands(program: Command, kit: CommandKit): v
     .requiredOption(...TENANT_OPTION)
     .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
-      const rows = await kit.withDeps(async (deps) => {
+      const approvers = await kit.withDeps(async (deps) => {
         await kit.requireTenant(deps, opts.tenant);
-        return listApprovers(deps.db, opts.tenant);
+        const rows = await listApprovers(deps.db, opts.tenant);
+        const subs = await ltiSubs(
+          deps.db,
+          opts.tenant,
+          rows.map((r) => r.userId as number),
+        );
+        return rows.map((r) => ({
+          userId: personId({ id: r.userId, batch_uid: r.batchUid }, subs),
+          name: r.name,
+          source: r.source,
+        }));
       });
-      const approvers = rows.map((r) => ({
-        userId: r.batchUid ?? `#${r.userId}`,
-        name: r.name,
-        source: r.source,
-      }));
       print(
         !!opts.json,
         { tenantId: opts.tenant, approvers },
