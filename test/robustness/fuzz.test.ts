@@ -99,6 +99,7 @@ const SURFACES: Array<{ name: string; prefixes: string[] }> = [
   { name: 'token endpoints', prefixes: ['/oauth2/token', '/learn/api/public/v1/oauth2/token'] },
   { name: 'LTI tool', prefixes: ['/lti'] },
   { name: 'webhooks', prefixes: ['/webhooks'] },
+  { name: 'final grades', prefixes: ['/gradebridge/v1'] },
   { name: 'operations', prefixes: ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'] },
 ];
 
@@ -437,7 +438,7 @@ describe(`robustness on ${testDbKind}: generated and hostile requests on every r
   before(async () => {
     ctx = await buildContext();
     t = await tenantWithClient(ctx, {
-      scopes: ['journey', 'history', 'progress', 'exchange', 'admin'],
+      scopes: ['journey', 'history', 'progress', 'exchange', 'admin', 'final-grades', 'approval'],
     });
     const [course] = await gradedCourses(ctx, t, {
       prefix: 'FUZZ',
@@ -525,6 +526,8 @@ describe(`robustness on ${testDbKind}: generated and hostile requests on every r
       column: [column.id],
       user: [learner.id],
       tenant: [t.tenantId],
+      course: [course!.courseId],
+      id: [1],
       $key: ['*'],
       organizationId: [t.uuid],
       gradebookId: [gradebook.uuid],
