@@ -47,6 +47,11 @@ button.secondary{background:#5b6573}input,select{font:inherit;padding:5px 8px}
 .ok{color:#1b7a3a}.bad{color:#b3261e}.notice{background:#eef6ee;border-color:#b7dbbf}
 .error{background:#fdeceb;border-color:#f1b8b3}form.inline{display:inline}
 .sync{font-weight:600}.sync.sent{color:#1b7a3a}.sync.failed{color:#b3261e}.sync.pending{color:#8a6d00}
+a.button{display:inline-block;background:#2456c7;color:#fff;border-radius:6px;padding:7px 14px;text-decoration:none}
+textarea{font:inherit;padding:5px 8px;width:100%;max-width:40em;box-sizing:border-box}
+h3{font-size:15px;margin:18px 0 6px}caption{text-align:left;font-weight:600;padding:4px 0}
+.scroll{overflow-x:auto}details{margin:6px 0}summary{cursor:pointer;color:#5b6573}pre{white-space:pre-wrap;font-size:12px}
+.decisions{display:flex;flex-wrap:wrap;gap:16px}.decisions form{flex:1 1 280px}
 `;
 
 export function layout(title: string, body: Html): string {
@@ -130,6 +135,10 @@ export interface CoursePageData {
     requestQueued: boolean;
     last: { state: string; at: string; error: string | null } | null;
   } | null;
+  /** The final-grade workflow (staff): state, final column, review link, events. */
+  finalGradeSection: Html | null;
+  /** For an approver: the link to the final grades waiting for approval. */
+  approverLink: Html | null;
 }
 
 export interface SyncState {
@@ -222,11 +231,6 @@ export function coursePage(d: CoursePageData): string {
                   : html`<span class="muted">none yet</span>`
               }${d.finalGrades.requestQueued ? html` · <span class="muted">a send is queued</span>` : ''}
             </p>
-            <form class="inline" method="post" action="/lti/app/send-final">
-              <input type="hidden" name="session" value="${d.session}" /><button type="submit">
-                Send final grades
-              </button>
-            </form>
             <p class="muted">✓ sent · ⧗ being sent · ✗ not sent (hover for the reason)</p>
           </div>`
         : ''
@@ -250,8 +254,8 @@ export function coursePage(d: CoursePageData): string {
     d.courseTitle,
     html`<h1>${d.courseTitle}</h1>
       <p class="muted">Signed in as ${d.userName}${d.staff ? ' (course staff)' : ''}</p>
-      ${d.notice ? html`<div class="card notice">${d.notice}</div>` : ''}
-      ${d.staff ? staffTools : ''}
+      ${d.notice ? html`<div class="card notice" role="status">${d.notice}</div>` : ''}
+      ${d.approverLink ?? ''} ${d.staff ? html`${d.finalGradeSection ?? ''}${staffTools}` : ''}
       <h2>
         ${d.scope === 'course' ? 'Grades' : d.scope === 'own' ? 'Your grades' : 'Grades you follow'}
       </h2>
@@ -344,6 +348,8 @@ export interface GradeHistoryData {
     grader: string | null;
     sends: Array<{ status: string; exchange: string; at: string; error: string | null }>;
   }>;
+  /** The approval steps of this final grade (staff, the final column only). */
+  workflow: Html | null;
 }
 
 /** One grade's history: every version, newest first, with where each stands with Data Sync. */
@@ -391,6 +397,7 @@ export function gradeHistoryPage(d: GradeHistoryData): string {
                 )}
               </tbody>
             </table>`
-      }`,
+      }
+      ${d.workflow ?? ''}`,
   );
 }

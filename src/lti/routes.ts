@@ -1,7 +1,6 @@
 import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
 import { isoNow, toIso } from '../db/time.js';
-import { teacherFinalGrades } from '../final-grades/actions.js';
 import { inTransaction } from '../db/transaction.js';
 import {
   AppError,
@@ -18,6 +17,14 @@ import { enqueue } from '../jobs/queue.js';
 import { LtiServiceError, type DeepLinkingSettings, type LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { recordLaunch, unchangedLaunch, visibleLearners } from './launch.js';
+import { approverLink, finalGradeSection, learnerEventsSection } from './final-grade-pages.js';
+import { finalGradeRoutes } from './final-grade-routes.js';
+import {
+  approverWaiting,
+  courseFinalGrades,
+  learnerFinalGradeEvents,
+  type PageSession,
+} from './final-grade-service.js';
 import {
   coursePage,
   deepLinkPage,
@@ -39,9 +46,8 @@ import {
   serviceContext,
   type LtiColumn,
 } from './services.js';
-import type { LtiSession } from './session.js';
 
-type Session = LtiSession & { visibleUserIds: number[] };
+type Session = PageSession;
 
 function sendHtml(ctx: AppContext, page: string): void {
   ctx.type = 'text/html; charset=utf-8';
@@ -316,35 +322,16 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     },
   );
 
-  staffAction(
-    {
-      path: '/app/send-final',
-      operationId: 'ltiSendFinalGrades',
-      summary:
-        "Submit the course's final grades for approval, or (approval off) send them to the SIS through Data Sync (staff)",
-      refusal: 'Only course staff can submit or send final grades.',
-    },
-    async (s) => {
-      const user = await deps.db('users').where({ id: s.userId }).first('name', 'batch_uid');
-      const result = await inTransaction(deps.db, async (trx) =>
-        teacherFinalGrades(deps, trx, {
-          tenantId: s.tenantId,
-          courseId: s.courseId,
-          actor: {
-            userId: s.userId,
-            name: user?.name ?? user?.batch_uid ?? `User ${s.userId}`,
-            canApprove: false,
-          },
-          now: isoNow(deps.clock),
-        }),
-      );
-      if (result.mode === 'required')
-        return `${result.submission!.learners} final grades are submitted for approval.`;
-      return result.sendQueued
-        ? 'Final grades are being sent to the SIS.'
-        : 'A send of final grades was already queued.';
-    },
-  );
+  finalGradeRoutes(surface, deps, {
+    session,
+    staffSession,
+    appUrl,
+    sendHtml,
+    form,
+    courseTitle: async (s) =>
+      ((await deps.db('courses').where({ id: s.courseId }).first('title'))?.title as
+        string | undefined) ?? 'Course',
+  });
 
   surface.route({
     method: 'get',
@@ -395,13 +382,16 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
           'e.remote_id',
         );
       const course = await deps.db('courses').where({ id: s.courseId }).first('title');
+      const learnerName = learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner';
+      const events = await learnerFinalGradeEvents(deps, s, column.id, query.user);
       sendHtml(
         ctx,
         gradeHistoryPage({
           session: query.session!,
           courseTitle: course?.title ?? 'Course',
           columnName: column.name,
-          learnerName: learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner',
+          learnerName,
+          workflow: events ? learnerEventsSection(events, learnerName) : null,
           versions: versions.map((v) => ({
             id: Number(v.id),
             score: v.score,
@@ -650,6 +640,7 @@ async function renderCourse(
       };
     }
   }
+  const waiting = await approverWaiting(deps, s);
   return coursePage({
     session: token,
     courseTitle: head.title,
@@ -679,5 +670,7 @@ async function renderCourse(
     canPull: !!(head.lineitems_url || head.memberships_url),
     sync,
     finalGrades,
+    finalGradeSection: s.staff ? finalGradeSection(await courseFinalGrades(deps, s), token) : null,
+    approverLink: waiting === null ? null : approverLink(waiting, token),
   });
 }
