@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       dataSync = await startDemoDataSync(deps, tenant.id, baseUrl);
       if (dataSync) {
         process.stdout.write(
-          `Data Sync emulator: ${dataSync.url}/ (watch final grades go out: "Send final grades" on the course page, or create an exchange there)\n`,
+          `Data Sync emulator: ${dataSync.url}/ (create an exchange there and watch it go through; final grades go out once approved)\n`,
         );
       }
     }
