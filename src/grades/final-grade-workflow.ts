@@ -7,6 +7,7 @@ import type { GradeFollower } from './followers.js';
 import {
   APPROVAL_MODES,
   finalGradeStatus,
+  sameValue,
   type ApprovalMode,
   type SubmissionSummary,
 } from './final-grades.js';
@@ -368,12 +369,16 @@ export const approvalFollower: GradeFollower = {
       for (const c of changes) {
         const approved = snapshot.get(c.userId);
         if (!approved) continue;
-        const same =
-          approved.grade === c.grade &&
-          (approved.score === null
-            ? c.score === null
-            : c.score !== null && Math.abs(Number(approved.score) - c.score) < 1e-9);
-        if (same) continue;
+        if (
+          sameValue(
+            {
+              score: approved.score === null ? null : Number(approved.score),
+              grade: approved.grade,
+            },
+            c,
+          )
+        )
+          continue;
         await recordEvent(trx, {
           tenantId: batch.tenantId,
           courseId: a.course_id,

@@ -96,7 +96,11 @@ export interface FinalGradeStatus {
   send: { finalGrades: number; changedSinceLastSend: number; blocked: number };
 }
 
-const sameValue = (a: FinalValue | null, b: FinalValue | null) =>
+/** Whether two final values are the same grade (score to 1e-9, and letter). */
+export const sameValue = (
+  a: Pick<FinalValue, 'score' | 'grade'> | null | undefined,
+  b: Pick<FinalValue, 'score' | 'grade'> | null | undefined,
+) =>
   !!a &&
   !!b &&
   a.grade === b.grade &&

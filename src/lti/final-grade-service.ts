@@ -13,6 +13,7 @@ import {
 import {
   finalColumnOf,
   finalGradeStatus,
+  sameValue,
   type FinalGradeStatus,
   type FinalValue,
   type LearnerFinalGrade,
@@ -42,12 +43,6 @@ async function actorOf(deps: AppDeps, s: PageSession): Promise<Actor> {
     canApprove: await isApprover(deps.db, s.tenantId, s.userId),
   };
 }
-
-const sameValue = (a: FinalValue | null, b: FinalValue | null) =>
-  !!a &&
-  !!b &&
-  a.grade === b.grade &&
-  (a.score === null ? b.score === null : b.score !== null && Math.abs(a.score - b.score) < 1e-9);
 
 /** What the teacher's confirm button would do now, learner by learner. */
 export interface Review {
