@@ -8,6 +8,7 @@ import {
   APPROVAL_MODES,
   finalGradeStatus,
   sameValue,
+  submissionSummary,
   type ApprovalMode,
   type SubmissionSummary,
 } from './final-grades.js';
@@ -128,23 +129,7 @@ async function summaryOf(trx: Trx, row: Record<string, unknown>): Promise<Submis
     .where({ submission_id: row.id as number })
     .count({ n: '*' })
     .first();
-  return {
-    id: row.id as number,
-    state: row.state as SubmissionSummary['state'],
-    columnId: row.column_id as number,
-    submittedBy: {
-      userId: (row.submitted_by as number | null) ?? null,
-      name: row.submitted_by_name as string,
-    },
-    submittedAt: toIso(row.submitted_at as string)!,
-    comment: (row.comment as string | null) ?? null,
-    decidedBy: row.decided_by_name
-      ? { userId: (row.decided_by as number | null) ?? null, name: row.decided_by_name as string }
-      : null,
-    decidedAt: toIso(row.decided_at as string | null),
-    decisionComment: (row.decision_comment as string | null) ?? null,
-    learners: Number(n?.n ?? 0),
-  };
+  return submissionSummary(row, Number(n?.n ?? 0));
 }
 
 /**

@@ -126,7 +126,11 @@ export async function finalColumnOf(db: Executor, courseId: number) {
   };
 }
 
-function submissionSummary(row: Record<string, unknown>, learners: number): SubmissionSummary {
+/** A submission row as the surfaces show it. */
+export function submissionSummary(
+  row: Record<string, unknown>,
+  learners: number,
+): SubmissionSummary {
   return {
     id: row.id as number,
     state: row.state as SubmissionSummary['state'],
