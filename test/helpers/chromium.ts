@@ -87,8 +87,8 @@ export async function accessibilityViolations(
 
 /** Whether the page scrolls sideways as a whole (a wide table must scroll in its own box). */
 export async function scrollsSideways(page: Page): Promise<boolean> {
-  return page.evaluate(
-    () => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1,
+  return page.evaluate<boolean>(
+    'document.documentElement.scrollWidth > document.documentElement.clientWidth + 1',
   );
 }
 
