@@ -74,6 +74,10 @@ export const settingsSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
   DATASYNC_POLL_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
+  /** How long a grade sent to the SIS may wait for its outcome before the report calls it unknown. */
+  RECONCILE_UNKNOWN_AFTER_MINUTES: z.coerce.number().int().min(1).max(10080).default(60),
+  /** How often the reconciliation report is recomputed for every tenant (0: only on request). */
+  RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86400).default(900),
   DATASYNC_TIMEOUT_MS: z.coerce.number().int().min(100).max(300000).default(15000),
   DATASYNC_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
   WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),

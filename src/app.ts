@@ -13,6 +13,8 @@ import { progressSurface } from './progress/routes.js';
 import { webhooksSurface } from './webhooks/routes.js';
 import { createMetrics } from './ops/metrics.js';
 import { opsSurface } from './ops/routes.js';
+import { openDriftCounts } from './reconcile/drift.js';
+import { reconcileSurface } from './reconcile/routes.js';
 
 export interface App {
   koa: Koa<AppState>;
@@ -23,7 +25,10 @@ export interface App {
 export function createApp(deps: AppDeps): App {
   const koa = new Koa<AppState>({ proxy: deps.config.TRUST_PROXY });
   const docs = new ApiDocs();
-  const metrics = createMetrics({ defaultMetrics: deps.config.NODE_ENV !== 'test' });
+  const metrics = createMetrics({
+    defaultMetrics: deps.config.NODE_ENV !== 'test',
+    driftCounts: () => openDriftCounts(deps.db),
+  });
   const surfaces: Surface[] = [
     opsSurface(deps, docs, metrics),
     ...tokenSurfaces(deps, docs),
@@ -33,6 +38,7 @@ export function createApp(deps: AppDeps): App {
     ltiSurface(deps, docs),
     webhooksSurface(deps, docs),
     finalGradesSurface(deps, docs),
+    reconcileSurface(deps, docs),
   ];
 
   koa.use(requestContext(deps.logger));

@@ -12,6 +12,7 @@ import { registerCourseCommands } from './courses/commands.js';
 import { registerDbCommands } from './db/commands.js';
 import { registerExchangeCommands } from './exchange/commands.js';
 import { registerFinalGradeCommands } from './final-grades/commands.js';
+import { registerReconcileCommands } from './reconcile/commands.js';
 import { AppError } from './http/errors.js';
 import { registerLtiCommands } from './lti/commands.js';
 import { RegistrationError } from './lti/registration.js';
@@ -26,6 +27,7 @@ export function buildCli(kit: CommandKit): Command {
   registerLtiCommands(program, kit);
   registerExchangeCommands(program, kit);
   registerFinalGradeCommands(program, kit);
+  registerReconcileCommands(program, kit);
   registerWebhookCommands(program, kit);
   registerDbCommands(program, kit);
   return program;

@@ -4,6 +4,7 @@ import { exportCleanupJob, exportCleanupSchedule, exportJob } from './progress/e
 import type { Config } from '../config/index.js';
 import { webhookEventJob } from './webhooks/events.js';
 import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from './exchange/jobs.js';
+import { reconcileAllJob, reconcileSchedule, reconcileTenantJob } from './reconcile/service.js';
 import { JobWorker, type JobDefinition, type RecurringJob } from './jobs/worker.js';
 
 /**
@@ -23,12 +24,20 @@ export function jobDefinitions(): JobDefinition[] {
     pollJob,
     requestJob,
     webhookEventJob,
+    reconcileAllJob,
+    reconcileTenantJob,
   ];
 }
 
 export function recurringJobs(config: Config): RecurringJob[] {
   const poll = pollSchedule(config.DATASYNC_POLL_SECONDS);
-  return [exportCleanupSchedule, ltiCleanupSchedule, ...(poll ? [poll] : [])];
+  const reconcile = reconcileSchedule(config.RECONCILE_EVERY_SECONDS);
+  return [
+    exportCleanupSchedule,
+    ltiCleanupSchedule,
+    ...(poll ? [poll] : []),
+    ...(reconcile ? [reconcile] : []),
+  ];
 }
 
 export function createWorker(deps: AppDeps, overrides: { id?: string } = {}): JobWorker {

@@ -16,6 +16,7 @@ export const SCOPES = [
   'admin',
   'final-grades',
   'approval',
+  'reconcile',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -3,7 +3,11 @@ import type { Trx } from '../db/knex.js';
 import { MAX_STORED_TEXT, storableText } from '../db/text.js';
 import type { Logger } from '../logger.js';
 
-/** Items the details artifact reports as failed at the consumer. */
+/**
+ * What the SIS did with each score and summary, from the details artifact:
+ * a `synced` entry is accepted, a `failed` one refused (the item goes again
+ * next time); one the artifact does not mention stays unknown.
+ */
 export async function applyDetails(
   trx: Trx,
   exchangeId: number,
@@ -18,7 +22,16 @@ export async function applyDetails(
     log.warn({ err, exchangeId }, 'the details artifact is not gzipped JSON');
     return;
   }
-  for (const f of failures(details)) {
+  for (const a of outcomes(details, 'synced')) {
+    if (a.userId === null) continue;
+    const sends = trx('exchange_sends').where({ exchange_id: exchangeId, user_id: a.userId });
+    if (!a.summary && a.assignmentId !== null)
+      sends.where({ column_id: a.assignmentId, kind: 'score' });
+    else if (a.summary) sends.where({ kind: 'summary' });
+    else continue;
+    await sends.update({ sis_outcome: 'accepted', outcome_at: now, updated_at: now });
+  }
+  for (const f of outcomes(details, 'failed')) {
     const key = f.summary
       ? null
       : f.assignmentId !== null && f.userId !== null
@@ -43,6 +56,8 @@ export async function applyDetails(
       else sends.where({ kind: 'summary' });
       await sends.update({
         status: 'failed',
+        sis_outcome: 'refused',
+        outcome_at: now,
         error_code: f.code,
         error_message: message,
         updated_at: now,
@@ -65,20 +80,21 @@ const gradebridgeId = (v: unknown): number | null => {
   return Number.isInteger(id) && id > 0 ? id : null;
 };
 
-/** Walks a details document for entries with `sync_status: "failed"`, wherever they sit. */
-function failures(
+/** Walks a details document for entries with this `sync_status`, wherever they sit. */
+function outcomes(
   doc: unknown,
+  status: 'synced' | 'failed',
   assignmentId: number | null = null,
   out: Failure[] = [],
 ): Failure[] {
   if (Array.isArray(doc)) {
-    for (const d of doc) failures(d, assignmentId, out);
+    for (const d of doc) outcomes(d, status, assignmentId, out);
     return out;
   }
   if (!doc || typeof doc !== 'object') return out;
   const o = doc as Record<string, unknown>;
   const here = o.scores !== undefined ? (gradebridgeId(o) ?? assignmentId) : assignmentId;
-  if (o.sync_status === 'failed' && o.$person) {
+  if (o.sync_status === status && o.$person) {
     const assignment = o.$assignment ? gradebridgeId(o.$assignment) : here;
     out.push({
       summary: o.summary_type !== undefined,
@@ -94,6 +110,6 @@ function failures(
             : null,
     });
   }
-  for (const v of Object.values(o)) if (v && typeof v === 'object') failures(v, here, out);
+  for (const v of Object.values(o)) if (v && typeof v === 'object') outcomes(v, status, here, out);
   return out;
 }

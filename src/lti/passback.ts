@@ -4,7 +4,9 @@ import { toIso } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
 import { enqueue } from '../jobs/queue.js';
 import { PermanentFailure, RetryLater, type JobDefinition } from '../jobs/worker.js';
+import { isoNow } from '../db/time.js';
 import { answerExcerpt } from './engine.js';
+import { recordLmsReading, recordLmsSend, scoreInPoints, type LmsGradeKey } from './lms-grades.js';
 import { AGS } from './services.js';
 
 /**
@@ -45,9 +47,11 @@ export async function enqueueScoreSends(
   return queued;
 }
 
-function scoresUrl(lineItemUrl: string): string {
+/** A line item's sub-service URL (`scores`, `results`), keeping the line item's own query. */
+function serviceUrl(lineItemUrl: string, service: 'scores' | 'results', extra = ''): string {
   const [base, query] = lineItemUrl.split('?', 2);
-  return `${base}/scores${query ? `?${query}` : ''}`;
+  const params = [query, extra].filter(Boolean).join('&');
+  return `${base}/${service}${params ? `?${params}` : ''}`;
 }
 
 export const scoreJob: JobDefinition = {
@@ -113,7 +117,7 @@ export const scoreJob: JobDefinition = {
         const authorization = await deps.lti.engine.accessToken(issuer, context.client_id, [
           AGS.score,
         ]);
-        return fetch(scoresUrl(li.external_id), {
+        return fetch(serviceUrl(li.external_id, 'scores'), {
           method: 'POST',
           headers: {
             Authorization: authorization,
@@ -124,6 +128,35 @@ export const scoreJob: JobDefinition = {
         });
       };
       const limiter = deps.lti.limiter(issuer);
+      /** The learner's result in the line item as the platform holds it, recorded. */
+      const readBack = async (key: LmsGradeKey, platformUserId: string, points: number) => {
+        const res = await limiter.schedule(async () =>
+          fetch(
+            serviceUrl(key.lineItem, 'results', `user_id=${encodeURIComponent(platformUserId)}`),
+            {
+              headers: {
+                Authorization: await deps.lti.engine.accessToken(issuer, context.client_id, [
+                  AGS.resultRead,
+                ]),
+                Accept: 'application/vnd.ims.lis.v2.resultcontainer+json',
+              },
+              signal: AbortSignal.timeout(15_000),
+            },
+          ),
+        );
+        if (!res.ok) throw new Error(`results answered ${res.status}`);
+        const results = (await res.json()) as Array<Record<string, unknown>>;
+        const mine = Array.isArray(results)
+          ? results.find((r) => r.userId === platformUserId)
+          : undefined;
+        const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+        await recordLmsReading(
+          deps.db,
+          key,
+          scoreInPoints(num(mine?.resultScore), num(mine?.resultMaximum), points),
+          isoNow(deps.clock),
+        );
+      };
       const where = { lineItem: li.external_id, columnId, userId };
       const attempt = async () => {
         try {
@@ -143,12 +176,42 @@ export const scoreJob: JobDefinition = {
         renewed = true;
         res = await attempt();
       }
+      const key: LmsGradeKey = {
+        tenantId,
+        courseId: column.course_id,
+        columnId,
+        userId,
+        lineItem: li.external_id,
+      };
       if (res.ok) {
+        await res.body?.cancel();
+        await recordLmsSend(deps.db, key, {
+          score: grade.score,
+          status: 'sent',
+          now: isoNow(deps.clock),
+        });
         log.info({ lineItem: li.external_id, status: res.status, renewed }, 'score sent');
+        // Read back what the platform holds now: a platform may answer 2xx and keep an older score.
+        if (
+          String(context.ags_scopes ?? '')
+            .split(' ')
+            .includes(AGS.resultRead)
+        ) {
+          await readBack(key, sub.external_id, column.points).catch((err: unknown) =>
+            log.warn({ ...where, err }, 'LTI result not read back'),
+          );
+        }
         continue;
       }
       const answer = answerExcerpt(await res.text());
       const detail = `${res.status}${answer ? ` ${answer}` : ''}`;
+      if (res.status !== 429)
+        await recordLmsSend(deps.db, key, {
+          score: grade.score,
+          status: res.status >= 400 && res.status < 500 ? 'refused' : 'failed',
+          error: detail,
+          now: isoNow(deps.clock),
+        });
       if (res.status === 429) {
         const after = Number(res.headers.get('retry-after'));
         throw new RetryLater(

@@ -3,6 +3,7 @@ import type { AppDeps } from '../deps.js';
 import { ensureEnrollments } from '../courses/service.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { lockCourses } from '../db/locks.js';
+import { recordLmsReading, scoreInPoints } from './lms-grades.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import { loadCourseColumns } from '../grades/course-columns.js';
@@ -371,14 +372,32 @@ async function applyResults(
   await batch.load(graded.map((r) => ({ columnId, userId: ids.get(r.userId as string)! })));
   const change: GradebookChange = { type: 'GradeSynced', user: 'LMS' };
   const users = new Set<number>();
+  // What gradebridge last sent (or tried to send) to this line item: a result
+  // that differs from a grade gradebridge sent and still holds is drift for a
+  // person to settle (the LMS kept an older score, or refused it), not a new grade.
+  const sent = new Map<number, number | null>();
+  for (const row of await trx('lms_grades')
+    .where({ column_id: columnId, line_item: item.id as string })
+    .whereNotNull('send_status')
+    .select('user_id', 'sent_score'))
+    sent.set(row.user_id, row.sent_score === null ? null : Number(row.sent_score));
   for (const r of graded) {
     const userId = ids.get(r.userId as string)!;
-    const max = num(r.resultMaximum);
-    const raw = num(r.resultScore)!;
-    const score =
-      max && max > 0 && max !== column.points
-        ? Number(((raw * column.points) / max).toFixed(6))
-        : raw;
+    const score = scoreInPoints(num(r.resultScore), num(r.resultMaximum), column.points)!;
+    await recordLmsReading(
+      trx,
+      { tenantId: x.tenantId, courseId: x.courseId, columnId, userId, lineItem: item.id as string },
+      score,
+      now,
+    );
+    const current = batch.get(columnId, userId);
+    if (
+      sent.has(userId) &&
+      current?.score != null &&
+      Math.abs(current.score - (sent.get(userId) ?? NaN)) < 1e-6 &&
+      Math.abs(current.score - score) >= 1e-6
+    )
+      continue;
     const recorded = batch.record(
       {
         courseId: x.courseId,

@@ -1,4 +1,4 @@
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppMiddleware } from '../http/surface.js';
 
 export interface Metrics {
@@ -7,9 +7,27 @@ export interface Metrics {
 }
 
 /** A registry per app, so several apps in one process (tests, benchmarks) never collide. */
-export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
+export function createMetrics(options: {
+  defaultMetrics: boolean;
+  /** Open drift by tenant and state, read when /metrics is scraped (every process sees the same). */
+  driftCounts?: () => Promise<Array<{ tenantId: number; state: string; count: number }>>;
+}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const driftCounts = options.driftCounts;
+  if (driftCounts) {
+    new Gauge({
+      name: 'gradebridge_grade_drift',
+      help: 'Grades whose LMS, gradebridge and SIS values disagree (or whose outcome is unknown), by tenant and state',
+      labelNames: ['tenant', 'state'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const c of await driftCounts())
+          this.set({ tenant: String(c.tenantId), state: c.state }, c.count);
+      },
+    });
+  }
   const duration = new Histogram({
     name: 'gradebridge_http_request_duration_seconds',
     help: 'HTTP request duration by route and status',

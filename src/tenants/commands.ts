@@ -118,7 +118,7 @@ export function registerTenantCommands(program: Command, kit: CommandKit): void 
     .requiredOption(...TENANT_OPTION)
     .requiredOption(
       '--scopes <list>',
-      'comma-separated: journey, history, progress, exchange, admin, final-grades, approval',
+      'comma-separated: journey, history, progress, exchange, admin, final-grades, approval, reconcile',
     )
     .option('--name <name>', 'display name (shown as the gradebook change user)')
     .option(

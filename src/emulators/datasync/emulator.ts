@@ -180,6 +180,11 @@ export class DataSyncEmulator {
     this.core.personFailures.set(sourceIdOrSysId, errorCode);
   }
 
+  /** The SIS takes this person's grades again. */
+  acceptPerson(sourceIdOrSysId: string): void {
+    this.core.personFailures.delete(sourceIdOrSysId);
+  }
+
   // --- traffic ---
 
   /** A snapshot of the request counters. */

@@ -149,7 +149,8 @@ export function agsRoutes(core: EmulatorCore): Router<EmulatorState> {
     if (!store.member(item.contextId, score.userId)) {
       throw badRequest(`userId "${score.userId}" is not a member of context "${item.contextId}".`);
     }
-    store.applyScore(item.id, ctx.state.grant!.clientId, score);
+    if (!core.scoreFaults.check(score.userId))
+      store.applyScore(item.id, ctx.state.grant!.clientId, score);
     ctx.status = 204;
   });
 

@@ -4,6 +4,7 @@ import type { DeepLinkSessions } from './deep-link-sessions.js';
 import type { LaunchHints } from './hints.js';
 import type { PlatformKey } from './platform-key.js';
 import type { RegistrationTokens } from './registration-tokens.js';
+import type { ScoreFaults } from './score-faults.js';
 import type { ToolKeysets } from './tool-keysets.js';
 import type { ToolRegistry } from './tool-registry.js';
 import type { DeepLinkReturn, EmulatorStats } from './types.js';
@@ -27,6 +28,8 @@ export interface EmulatorCore {
   tools: ToolRegistry;
   keysets: ToolKeysets;
   accessTokens: AccessTokens;
+  /** Scores a test makes the platform keep back or refuse. */
+  scoreFaults: ScoreFaults;
   hints: LaunchHints;
   deepLinkSessions: DeepLinkSessions;
   registrationTokens: RegistrationTokens;

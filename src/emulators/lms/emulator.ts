@@ -1,3 +1,4 @@
+import { ScoreFaults } from './score-faults.js';
 import crypto from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
@@ -86,6 +87,7 @@ export class LmsEmulator {
       tools: new ToolRegistry(),
       keysets: new ToolKeysets(abort.signal),
       accessTokens: new AccessTokens(),
+      scoreFaults: new ScoreFaults(),
       hints: new LaunchHints(),
       deepLinkSessions: new DeepLinkSessions(),
       registrationTokens: new RegistrationTokens(),
@@ -142,6 +144,20 @@ export class LmsEmulator {
    */
   revokeAccessTokens(clientId?: string): number {
     return this.core.accessTokens.revoke(clientId);
+  }
+
+  /** Scores for this learner are answered 204 and dropped: the platform keeps the older score. */
+  keepOlderScore(userId: string): void {
+    this.core.scoreFaults.keepOlderScore(userId);
+  }
+
+  /** Scores for this learner are refused, by default 422 as Canvas refuses the Test Student's. */
+  refuseScores(userId: string, status?: number, message?: string): void {
+    this.core.scoreFaults.refuseScores(userId, status, message);
+  }
+
+  clearScoreFaults(): void {
+    this.core.scoreFaults.clear();
   }
 
   /**

@@ -1,0 +1,292 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isoNow } from '../../src/db/time.js';
+import { inTransaction } from '../../src/db/transaction.js';
+import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
+import { LmsEmulator } from '../../src/emulators/lms/index.js';
+import { pollNow } from '../../src/exchange/jobs.js';
+import type { ConnectionRow } from '../../src/exchange/service.js';
+import { GradeBatch } from '../../src/grades/grade-batch.js';
+import { createWorker } from '../../src/job-registry.js';
+import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
+import { pullAndRecord } from '../../src/lti/services.js';
+import { tenantWithClient, type TenantFixture } from '../factories/index.js';
+import { Browser } from '../helpers/browser.js';
+import { buildContext, type TestContext } from '../helpers/context.js';
+import { connectedDataSync } from '../helpers/exchange.js';
+import { journey } from '../helpers/journey.js';
+
+const M = 'http://purl.imsglobal.org/vocab/lis/v2/membership#';
+const COURSE = 'SIS-REC-1';
+
+interface Item {
+  userId: string;
+  state: string;
+  gradebridge: { score: number | null } | null;
+  lms: { score: number | null; state: string; error: string | null } | null;
+  sis: { accepted: { score: number | null } | null; state: string; error: string | null } | null;
+  columnId: number;
+}
+
+/**
+ * Every grade accounted for, against the LMS and Data Sync emulators with
+ * the faults real platforms show: an LMS that keeps an older score while
+ * answering 204, one that refuses a learner (422, as Canvas does for the
+ * Test Student), a revoked token (401 once), and an SIS that refuses one
+ * learner's grade in the details artifact.
+ */
+describe('reconciliation: what the LMS holds, what gradebridge holds, what the SIS accepted', function () {
+  this.timeout(120000);
+  let ctx: TestContext;
+  let server: http.Server;
+  let lms: LmsEmulator;
+  let ds: DataSyncEmulator;
+  let conn: ConnectionRow;
+  let t: TenantFixture;
+  let quizId: string;
+  let ltiContextId: number;
+  let courseId: number;
+  let columnId: number;
+  const drain = () => createWorker(ctx.deps).drain();
+  const learners = ['s1', 's2', 's3', 's4'];
+
+  before(async () => {
+    ctx = await buildContext();
+    server = http.createServer(ctx.app.koa.callback());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    t = await tenantWithClient(ctx, { scopes: ['journey', 'reconcile', 'admin'] });
+    // The SIS made the course; the LMS course links to it by its LIS sourcedid.
+    await journey(ctx, t.token, 'userMetadataAPI', [{ courseId: COURSE, userId: 'placeholder' }]);
+    await ctx.db('enrollments').where({ tenant_id: t.tenantId }).delete();
+    lms = await LmsEmulator.start();
+    lms.createContext({ id: 'ctx-rec', title: 'Physics 101', lisCourseSourcedId: COURSE });
+    lms.addMember('ctx-rec', {
+      userId: 'teacher',
+      name: 'Emmy Noether',
+      roles: [`${M}Instructor`],
+    });
+    for (const s of learners)
+      lms.addMember('ctx-rec', {
+        userId: s,
+        name: `Learner ${s}`,
+        roles: [`${M}Learner`],
+        lisPersonSourcedId: `SIS-${s}`,
+      });
+    lms.addResourceLink('ctx-rec', { id: 'link-rec', title: 'Gradebook' });
+    const urls = toolUrls(base);
+    const tool = lms.registerTool({
+      name: 'gradebridge',
+      loginUrl: urls.login,
+      launchUrl: urls.launch,
+      keysetUrl: urls.keys,
+    });
+    await registerPlatform(ctx.deps, {
+      tenantId: t.tenantId,
+      issuer: lms.issuer,
+      clientId: tool.clientId,
+      authenticationEndpoint: lms.endpoints.authorization,
+      accessTokenEndpoint: lms.endpoints.token,
+      keysetUrl: lms.endpoints.keyset,
+      deploymentIds: [tool.deploymentId],
+    });
+    quizId = lms.addLineItem('ctx-rec', { label: 'Quiz', scoreMaximum: 10 }).id;
+    learners.forEach((s, i) => lms.setResult(quizId, s, { resultScore: 8 - i }));
+    const page = await new Browser().open(
+      lms.loginInitiationUrl({
+        toolClientId: tool.clientId,
+        userId: 'teacher',
+        resourceLinkId: 'link-rec',
+      }),
+      { submitForms: true },
+    );
+    expect(page.status, page.html).to.equal(200);
+    const x = await ctx
+      .db('lti_contexts')
+      .where({ tenant_id: t.tenantId })
+      .first('id', 'course_id');
+    ltiContextId = x.id;
+    courseId = x.course_id;
+    ({ ds, conn } = await connectedDataSync(ctx, t.tenantId));
+    await pullAndRecord(ctx.deps, ltiContextId);
+    columnId = (
+      await ctx.db('grade_columns').where({ course_id: courseId, name: 'Quiz' }).first('id')
+    ).id;
+  });
+
+  after(async () => {
+    await ds?.close();
+    await lms?.close();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await ctx?.deps.exchange.close();
+    await ctx?.db.destroy();
+    await ctx?.database.drop();
+  });
+
+  const report = async (query = '') =>
+    (
+      await ctx.http
+        .get(`/gradebridge/v1/reconcile?course=${COURSE}${query}`)
+        .set('Authorization', `Bearer ${t.token}`)
+        .expect(200)
+    ).body as { counts: Record<string, number>; items: Item[] };
+  const byLearner = async () =>
+    Object.fromEntries(
+      (await report('')).items
+        .filter((i) => i.columnId === columnId)
+        .map((i) => [i.userId.replace('SIS-', ''), i]),
+    ) as Record<string, Item>;
+  const exchange = async () => {
+    const remote = ds.createExchange({
+      query: {
+        type: 'assignment_scores',
+        conditions: [
+          {
+            scope: 'course',
+            scope_by: 'id',
+            scope_id: { name: COURSE, $sys: { source_id: { sis: COURSE } } },
+          },
+        ],
+      },
+      courseAppId: 'app-1',
+    });
+    await pollNow(ctx.deps, conn, ctx.deps.logger);
+    return ds.received(remote.id);
+  };
+  /** A teacher's edit in gradebridge: a version, and the score goes back to the LMS. */
+  const grade = async (sub: string, score: number) => {
+    const user = await ctx
+      .db('external_ids')
+      .where({ tenant_id: t.tenantId, kind: 'user', external_id: sub })
+      .first('local_id');
+    const gradedAt = isoNow(ctx.clock);
+    await inTransaction(ctx.db, async (trx) => {
+      const batch = new GradeBatch(trx, t.tenantId, gradedAt);
+      await batch.load([{ columnId, userId: user.local_id }]);
+      batch.record(
+        {
+          courseId,
+          columnId,
+          userId: user.local_id,
+          score,
+          grade: String(score),
+          pointsPossible: 10,
+          gradedAt,
+          graderId: null,
+          source: 'teacher',
+          idempotencyKey: `rec-${sub}-${score}-${Date.now()}`,
+        },
+        { type: 'GradeChanged', user: 'teacher' },
+      );
+      await batch.flush();
+    });
+  };
+  const repairOf = (user: string, action: string) =>
+    ctx.http
+      .post('/gradebridge/v1/reconcile/repairs')
+      .set('Authorization', `Bearer ${t.token}`)
+      .send({ course: COURSE, column: columnId, user: `SIS-${user}`, action });
+
+  it('finds each fault as drift with the right state, and repairs make it in sync without sending a grade twice', async () => {
+    // The LMS keeps s2's older score, refuses s3, and has revoked the cached token.
+    lms.keepOlderScore('s2');
+    lms.refuseScores('s3');
+    await grade('s1', 9);
+    await grade('s2', 4);
+    await grade('s3', 3);
+    lms.revokeAccessTokens();
+    await drain();
+    // The SIS refuses s4's grade.
+    ds.failPerson('SIS-s4', 'integration_error');
+    const first = await exchange();
+    expect(first.scores.map((s) => s.personSourceId).sort()).to.deep.equal(
+      learners.map((s) => `SIS-${s}`),
+    );
+
+    let r = await byLearner();
+    expect(r.s1!.state).to.equal('in_sync');
+    expect(r.s1!.lms).to.deep.include({ score: 9, state: 'in_sync' });
+    expect(r.s1!.sis!.accepted).to.deep.include({ score: 9 });
+    expect(r.s2!.state).to.equal('lms_differs');
+    expect(r.s2!.lms).to.deep.include({ score: 7 });
+    expect(r.s2!.gradebridge!.score).to.equal(4);
+    expect(r.s3!.state).to.equal('failed');
+    expect(r.s3!.lms!.error).to.match(/422/);
+    expect(r.s4!.state).to.equal('failed');
+    expect(r.s4!.sis!.state).to.equal('failed');
+
+    // A pull sees the LMS's 7 for s2 but does not take it over the grade gradebridge sent.
+    await pullAndRecord(ctx.deps, ltiContextId);
+    r = await byLearner();
+    expect(r.s2!.gradebridge!.score).to.equal(4);
+    expect(r.s2!.state).to.equal('lms_differs');
+
+    // Drift is on /metrics.
+    const metrics = await ctx.http
+      .get('/metrics')
+      .set('Authorization', `Bearer ${t.token}`)
+      .expect(200);
+    expect(metrics.text).to.match(
+      new RegExp(`gradebridge_grade_drift\\{tenant="${t.tenantId}",state="lms_differs"\\} 1`),
+    );
+    expect(metrics.text).to.match(
+      new RegExp(`gradebridge_grade_drift\\{tenant="${t.tenantId}",state="failed"\\} 2`),
+    );
+
+    // Repairs: take the LMS's value for s2, resend s3 to the LMS, resend s4 to the SIS.
+    lms.clearScoreFaults();
+    ds.acceptPerson('SIS-s4');
+    expect((await repairOf('s2', 'accept_lms').expect(200)).body.done).to.match(
+      /took the LMS's value/,
+    );
+    await repairOf('s3', 'resend_lms').expect(200);
+    await repairOf('s4', 'resend_sis').expect(200);
+    await drain();
+    const second = await exchange();
+    // Only what changed or was asked for goes again: s2's new value and s4's refused one.
+    expect(second.scores.map((s) => [s.personSourceId, s.score]).sort()).to.deep.equal([
+      ['SIS-s2', 7],
+      ['SIS-s4', 5],
+    ]);
+    r = await byLearner();
+    for (const s of learners) expect(r[s]!.state, s).to.equal('in_sync');
+    const third = await exchange();
+    expect(third.scores).to.deep.equal([]);
+    const actions = await ctx
+      .db('reconcile_actions')
+      .where({ course_id: courseId })
+      .orderBy('id')
+      .pluck('action');
+    expect(actions).to.deep.equal(['accept_lms', 'resend_lms', 'resend_sis']);
+    expect((await report('&state=failed')).items).to.deep.equal([]);
+    const drift = await ctx
+      .db('grade_drift')
+      .where({ course_id: courseId })
+      .whereNull('resolved_at');
+    expect(drift).to.deep.equal([]);
+  });
+
+  it('calls a grade sent to the SIS without an outcome unknown after the configured time', async () => {
+    await grade('s1', 10);
+    await exchange();
+    // The consumer never reported on it.
+    const user = await ctx
+      .db('users')
+      .where({ tenant_id: t.tenantId, batch_uid: 'SIS-s1' })
+      .first('id');
+    await ctx
+      .db('exchange_sends')
+      .where({ column_id: columnId, user_id: user.id })
+      .orderBy('id', 'desc')
+      .limit(1)
+      .update({ sis_outcome: null });
+    let r = await byLearner();
+    expect(r.s1!.sis!.state).to.equal('waiting');
+    ctx.clock.advance(61 * 60_000);
+    r = await byLearner();
+    expect(r.s1!.state).to.equal('unknown');
+    ctx.clock.release();
+  });
+});
