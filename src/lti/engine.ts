@@ -315,6 +315,15 @@ export class LtiEngine {
     return this.verified.run(key, work);
   }
 
+  /**
+   * ltijs refuses a launch without the login's state cookie (it names the
+   * issuer). When gradebridge confirmed the state another way, through the
+   * platform's storage, ltijs is handed the issuer that cookie would carry.
+   */
+  vouchForState(req: LtiRequest, state: string, issuer: string): void {
+    req.signedCookies = { ...req.signedCookies, [`state${state}`]: issuer };
+  }
+
   /** The platform as ltijs sees it inside a launch gradebridge verified: active, with the verified key. */
   private verifiedPlatform({ platform, key }: VerifiedKey): LtijsPlatform {
     const p = new this.Platform(
@@ -469,6 +478,26 @@ export class LtiEngine {
       this.provider.Grade.getLineItems(this.idtoken(ctx), url ? { url } : { limit: 1000 }),
     );
     return { items: result.lineItems as Array<Record<string, unknown>>, next: result.next ?? null };
+  }
+
+  /** Every line item gradebridge may have made for a column: filtered by resourceId and tag, all pages. */
+  async lineItemsFor(
+    ctx: ServiceContext,
+    filter: { resourceId: string; tag: string },
+  ): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let url: string | undefined;
+    do {
+      const result = await this.withTokenRenewal(ctx, 'the line items (AGS)', () =>
+        this.provider.Grade.getLineItems(
+          this.idtoken(ctx),
+          url ? { url } : { resourceId: filter.resourceId, tag: filter.tag, limit: 1000 },
+        ),
+      );
+      items.push(...(result.lineItems as Array<Record<string, unknown>>));
+      url = result.next ?? undefined;
+    } while (url);
+    return items;
   }
 
   /** One page of a line item's results (AGS). */

@@ -462,12 +462,31 @@ export async function pullAndRecord(
   }
 }
 
-/** Creates a line item on the platform for each live column of the course that has none. */
+/** Line-item creation runs one at a time per course in this process (a second click waits for the first). */
+const creating = new Map<number, Promise<unknown>>();
+
+/**
+ * Creates a line item on the platform for each live column of the course that
+ * has none, never twice: a column's line item is found by its id (the link
+ * kept), then by gradebridge's resourceId and tag on the platform (the lowest
+ * id when several match), and only then created; per course, one at a time.
+ */
 export async function createMissingLineItems(deps: AppDeps, ltiContextId: number): Promise<number> {
   const x = await loadLtiContext(deps.db, ltiContextId);
   if (!x?.lineItemsUrl) throw new Error('this launch gave no line items endpoint');
   if (!x.agsScopes.includes(AGS.lineItem))
     throw new Error('the platform did not grant the line item scope');
+  const previous = creating.get(x.courseId) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => createLineItemsNow(deps, x));
+  creating.set(x.courseId, run);
+  try {
+    return await run;
+  } finally {
+    if (creating.get(x.courseId) === run) creating.delete(x.courseId);
+  }
+}
+
+async function createLineItemsNow(deps: AppDeps, x: LtiContextRow): Promise<number> {
   const columns = await deps
     .db('grade_columns')
     .where({ course_id: x.courseId })
@@ -483,7 +502,16 @@ export async function createMissingLineItems(deps: AppDeps, ltiContextId: number
   let created = 0;
   for (const c of columns) {
     if (linked.has(c.id)) continue;
-    const item = await deps.lti.engine.createLineItem(serviceContext(x), lineItemFor(c));
+    const wanted = lineItemFor(c);
+    const existing = (
+      await deps.lti.engine.lineItemsFor(serviceContext(x), {
+        resourceId: wanted.resourceId as string,
+        tag: wanted.tag as string,
+      })
+    )
+      .filter((i) => i.resourceId === wanted.resourceId && typeof i.id === 'string')
+      .sort((a, b) => String(a.id).localeCompare(String(b.id)))[0];
+    const item = existing ?? (await deps.lti.engine.createLineItem(serviceContext(x), wanted));
     await linkExternalId(
       deps.db,
       x.tenantId,
@@ -493,7 +521,7 @@ export async function createMissingLineItems(deps: AppDeps, ltiContextId: number
       c.id,
       isoNow(deps.clock),
     );
-    created++;
+    if (!existing) created++;
   }
   return created;
 }
