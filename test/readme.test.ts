@@ -146,6 +146,23 @@ describe('the README, as printed, beside the built server (npm start)', function
       }
       expect(states).to.deep.equal(['sent', 'sent', 'sent', 'sent']);
     });
+
+    it('runs the reconciliation commands as printed', async () => {
+      const block = shellBlock('Reconciliation: every grade accounted for', 'reconcile --tenant');
+      for (const step of steps(block)) {
+        const result = await shell(local(step.command), env());
+        expect(result.code, `${step.command}\n${result.stderr}`).to.equal(0);
+        const printed = JSON.parse(result.stdout) as { counts: Record<string, number> };
+        expect(printed.counts).to.have.keys(
+          'in_sync',
+          'lms_differs',
+          'sis_differs',
+          'waiting',
+          'failed',
+          'unknown',
+        );
+      }
+    });
   });
 
   describe('the other way round: the command line first, then npm start on the same data', () => {

@@ -25,6 +25,10 @@ export function registerReconcileCommands(program: Command, kit: CommandKit): vo
     .requiredOption(...TENANT_OPTION)
     .option('--course <batchUid>', 'only this course (its SIS id, Journey courseId)')
     .option('--all', 'list every grade, not only those that need attention')
+    .option(
+      '--dry-run',
+      'what would go out now: the grades the next exchange carries and those waiting for the LMS, and how they differ',
+    )
     .option('--repair <action>', `repair chosen grades: ${REPAIR_ACTIONS.join(', ')}`)
     .option(
       '--column <id>',
@@ -42,6 +46,7 @@ export function registerReconcileCommands(program: Command, kit: CommandKit): vo
         tenant: number;
         course?: string;
         all?: boolean;
+        dryRun?: boolean;
         repair?: string;
         column?: number;
         user?: string;
@@ -97,7 +102,11 @@ export function registerReconcileCommands(program: Command, kit: CommandKit): vo
             ...presentReport(
               report,
               drift,
-              opts.all ? undefined : ['lms_differs', 'sis_differs', 'waiting', 'failed', 'unknown'],
+              opts.dryRun
+                ? (i) => !!i.sis?.wouldSend || i.lms?.state === 'waiting'
+                : opts.all
+                  ? undefined
+                  : ['lms_differs', 'sis_differs', 'waiting', 'failed', 'unknown'],
             ),
             ...(opts.repair ? { repairs } : {}),
           };

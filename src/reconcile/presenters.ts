@@ -4,9 +4,11 @@ import type { ReconcileItem, ReconcileReport } from './report.js';
 export function presentReport(
   report: ReconcileReport,
   drift: Map<string, { firstSeenAt: string; lastSeenAt: string }>,
-  only?: readonly string[],
+  only?: readonly string[] | ((item: ReconcileItem) => boolean),
 ) {
-  const items = only ? report.items.filter((i) => only.includes(i.state)) : report.items;
+  const keep =
+    typeof only === 'function' ? only : only ? (i: ReconcileItem) => only.includes(i.state) : null;
+  const items = keep ? report.items.filter(keep) : report.items;
   return {
     tenantId: report.tenantId,
     generatedAt: report.generatedAt,
@@ -43,6 +45,7 @@ export function presentItem(i: ReconcileItem, drift?: { firstSeenAt: string }) {
           lastSentAt: i.sis.lastSentAt,
           error: i.sis.lastError,
           state: i.sis.state,
+          wouldSend: i.sis.wouldSend,
         }
       : null,
     driftSince: drift?.firstSeenAt ?? null,

@@ -67,6 +67,8 @@ export interface ReconcileItem {
     lastError: string | null;
     lastSentAt: string | null;
     state: SideState;
+    /** Whether the next exchange that asks for this grade carries it (what would go out now). */
+    wouldSend: boolean;
   } | null;
   state: ReconcileState;
 }
@@ -294,6 +296,11 @@ async function courseItems(
           lastError: (last?.error_message as string | null) ?? null,
           lastSentAt: last ? toIso(last.created_at as string) : null,
           state,
+          wouldSend:
+            should !== null &&
+            !acceptedMatches &&
+            !(last && last.status === 'pending') &&
+            !(state === 'waiting' && last && last.status === 'sent' && !last.sis_outcome),
         };
       }
       if (!ours && !lmsSide?.value && !sisSide?.accepted && !l) continue;

@@ -25,7 +25,12 @@ interface Item {
   state: string;
   gradebridge: { score: number | null } | null;
   lms: { score: number | null; state: string; error: string | null } | null;
-  sis: { accepted: { score: number | null } | null; state: string; error: string | null } | null;
+  sis: {
+    accepted: { score: number | null } | null;
+    state: string;
+    error: string | null;
+    wouldSend: boolean;
+  } | null;
   columnId: number;
 }
 
@@ -216,6 +221,9 @@ describe('reconciliation: what the LMS holds, what gradebridge holds, what the S
     expect(r.s3!.lms!.error).to.match(/422/);
     expect(r.s4!.state).to.equal('failed');
     expect(r.s4!.sis!.state).to.equal('failed');
+    // What would go out now: the refused grade goes again, the accepted ones do not.
+    expect(r.s4!.sis!.wouldSend).to.equal(true);
+    expect(r.s1!.sis!.wouldSend).to.equal(false);
 
     // A pull sees the LMS's 7 for s2 but does not take it over the grade gradebridge sent.
     await pullAndRecord(ctx.deps, ltiContextId);
