@@ -17,4 +17,6 @@ export interface AppDeps {
   lti: LtiTool;
   secrets: SecretBox;
   exchange: ExchangeService;
+  /** The demo's emulators while they run (server.ts sets them; the landing page links them). */
+  demo?: { lmsUrl?: string; dataSyncUrl?: string };
 }

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         : null;
     if (config.DEMO_LMS) {
       lms = await startDemoLms(deps, tenant.id, baseUrl);
+      deps.demo = { ...deps.demo, lmsUrl: lms.url };
       process.stdout.write(
         `\nLMS emulator: ${lms.url}/ (launch gradebridge from there as the teacher or a learner)\n`,
       );
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     if (config.DEMO_DATASYNC) {
       dataSync = await startDemoDataSync(deps, tenant.id, baseUrl);
       if (dataSync) {
+        deps.demo = { ...deps.demo, dataSyncUrl: dataSync.url };
         process.stdout.write(
           `Data Sync emulator: ${dataSync.url}/ (create an exchange there and watch it go through; final grades go out once approved)\n`,
         );

@@ -166,6 +166,11 @@ export const requestJob: JobDefinition = {
       remote = await findRequested(deps, conn, requestId);
     }
     if (!remote) throw new Error('the requested exchange is not listed in Data Sync');
+    // The course page follows the send to this exchange.
+    await deps
+      .db('jobs')
+      .where({ id: job.id })
+      .update({ payload: JSON.stringify({ ...job.payload, created: true, remoteId: remote.id }) });
     if (remote.state !== 'created') {
       log.info(
         { exchange: remote.id, state: remote.state },

@@ -1,7 +1,7 @@
 import type { FinalGradeEvent } from '../grades/final-grade-workflow.js';
 import type { FinalValue, LearnerFinalGrade, LearnerState } from '../grades/final-grades.js';
 import type { CourseFinalGrades, Review, WaitingSubmission } from './final-grade-service.js';
-import { html, layout, type Html } from './pages.js';
+import { appPage, html, when, type Html, type Outcome } from './pages.js';
 
 /**
  * The final-grade workflow on the LTI pages, in plain words: the course
@@ -10,21 +10,6 @@ import { html, layout, type Html } from './pages.js';
  * grade's events on its history page. Codes and ids only behind a
  * "Technical detail" disclosure.
  */
-
-const q = (session: string) => encodeURIComponent(session);
-
-/** A moment as people read it, with the exact time for machines. */
-export function when(iso: string): Html {
-  const date = new Date(iso);
-  const words = Number.isNaN(date.getTime())
-    ? iso
-    : `${new Intl.DateTimeFormat('en-GB', {
-        dateStyle: 'medium',
-        timeStyle: 'short',
-        timeZone: 'UTC',
-      }).format(date)} UTC`;
-  return html`<time datetime="${iso}">${words}</time>`;
-}
 
 const number = (n: number) => String(Number(n.toFixed(2)));
 
@@ -77,7 +62,7 @@ function stateSentences(r: Review): Html {
     parts.push(
       html`<p>
         Final grades were submitted by <strong>${s.pending.submittedBy.name}</strong> on
-        ${when(s.pending.submittedAt)} and wait for approval
+        ${when(s.pending.submittedAt, r.timeZone)} and wait for approval
         (${plural(s.pending.learners, 'final grade')}).${
           s.pending.comment ? html` Their comment: “${s.pending.comment}”` : ''
         }
@@ -89,7 +74,7 @@ function stateSentences(r: Review): Html {
         <p>
           <strong>Rejected</strong> by
           ${s.rejected.decidedBy?.name ?? 'an approver'}${
-            s.rejected.decidedAt ? html` on ${when(s.rejected.decidedAt)}` : ''
+            s.rejected.decidedAt ? html` on ${when(s.rejected.decidedAt, r.timeZone)}` : ''
           }:
           “${s.rejected.decisionComment ?? ''}”
         </p>
@@ -100,7 +85,7 @@ function stateSentences(r: Review): Html {
     parts.push(
       html`<p>
         Approved by <strong>${s.approved.decidedBy?.name ?? 'an approver'}</strong>${
-          s.approved.decidedAt ? html` on ${when(s.approved.decidedAt)}` : ''
+          s.approved.decidedAt ? html` on ${when(s.approved.decidedAt, r.timeZone)}` : ''
         }
         (${plural(s.approved.learners, 'final grade')}, submitted by
         ${s.approved.submittedBy.name})${
@@ -139,11 +124,10 @@ function carriedWords(r: Review): Html {
       since the last send (only those go out)${held}.`;
 }
 
-function chooseColumnForm(d: CourseFinalGrades, session: string): Html {
+function chooseColumnForm(d: CourseFinalGrades): Html {
   if (d.columns.length === 0)
     return html`<p class="muted">This course has no columns yet to choose from.</p>`;
-  return html`<form method="post" action="/lti/app/final-column">
-    <input type="hidden" name="session" value="${session}" />
+  return html`<form method="post" action="app/final-column" data-live>
     <p>
       <label for="final-column">Final grade column</label>
       <select id="final-column" name="column">
@@ -208,6 +192,7 @@ export function eventsTable(
   events: FinalGradeEvent[],
   names: Map<number, string>,
   caption: string,
+  zone: string,
 ): Html {
   if (events.length === 0) return html`<p class="muted">Nothing has happened yet.</p>`;
   return html`<div class="scroll">
@@ -227,7 +212,7 @@ export function eventsTable(
         ${events.map(
           (e) =>
             html`<tr>
-              <td>${when(e.at)}</td>
+              <td>${when(e.at, zone)}</td>
               <td>${eventWho(e)}</td>
               <td>
                 ${eventWhat(e, names)}
@@ -251,7 +236,7 @@ export function eventsTable(
 }
 
 /** The course page's section on final grades (staff). */
-export function finalGradeSection(d: CourseFinalGrades, session: string): Html {
+export function finalGradeSection(d: CourseFinalGrades): Html {
   const r = d.review;
   const s = r.status;
   const column = s.finalColumn;
@@ -271,15 +256,13 @@ export function finalGradeSection(d: CourseFinalGrades, session: string): Html {
               <p><strong>No final grade column yet: choose one below.</strong></p>
               <p>Final grades cannot be submitted or sent until the course has one.</p>
             </div>
-            ${chooseColumnForm(d, session)}`
+            ${chooseColumnForm(d)}`
     }
     ${stateSentences(r)} ${column ? html`<p>${carriedWords(r)}</p>` : ''}
     ${
       canConfirm
         ? html`<p>
-            <a class="button" href="/lti/app/final-grades?session=${q(session)}"
-              >${confirmLabel(s.approvalMode)}</a
-            >
+            <a class="button" href="app/final-grades">${confirmLabel(s.approvalMode)}</a>
             <span class="muted">You review them before anything is submitted or sent.</span>
           </p>`
         : column
@@ -289,16 +272,14 @@ export function finalGradeSection(d: CourseFinalGrades, session: string): Html {
           : ''
     }
     <h3>What happened to the final grades</h3>
-    ${eventsTable(d.events, d.learnerNames, 'Final grade steps, newest first')}
+    ${eventsTable(d.events, d.learnerNames, 'Final grade steps, newest first', r.timeZone)}
   </section>`;
 }
 
 /** The link to the approver's page, for an approver. */
-export function approverLink(waiting: number, session: string): Html {
+export function approverLink(waiting: number): Html {
   return html`<p class="card">
-    <a href="/lti/app/approvals?session=${q(session)}"
-      >Approvals: final grades waiting for your decision (${waiting})</a
-    >
+    <a href="app/approvals">Approvals: final grades waiting for your decision (${waiting})</a>
   </p>`;
 }
 
@@ -308,7 +289,12 @@ function learnerNotes(l: LearnerFinalGrade): Html {
 }
 
 /** The review a teacher confirms before submitting or sending final grades. */
-export function reviewPage(d: { session: string; courseTitle: string; review: Review }): string {
+export function reviewPage(d: {
+  session: string;
+  courseTitle: string;
+  review: Review;
+  outcome?: Outcome | null;
+}): string {
   const r = d.review;
   const s = r.status;
   const mode = s.approvalMode;
@@ -319,7 +305,7 @@ export function reviewPage(d: { session: string; courseTitle: string; review: Re
     blockers.push(
       html`<p>
         <strong>No final grade column yet:</strong> choose one on the
-        <a href="/lti/app?session=${q(d.session)}">course page</a> first.
+        <a href="app">course page</a> first.
       </p>`,
     );
   else if (r.carried.length === 0)
@@ -341,17 +327,18 @@ export function reviewPage(d: { session: string; courseTitle: string; review: Re
         from here.
       </p>`,
     );
-  return layout(
-    `Review final grades: ${d.courseTitle}`,
-    html`<p><a href="/lti/app?session=${q(d.session)}">← ${d.courseTitle}</a></p>
-      <h1>Review final grades before you ${required ? 'submit them for approval' : 'send them'}</h1>
-      <p>${modeWords(mode)}</p>
+  const header = html`<p><a href="app">← ${d.courseTitle}</a></p>
+    <h1>Review final grades before you ${required ? 'submit them for approval' : 'send them'}</h1>`;
+  return appPage(`Review final grades: ${d.courseTitle}`, d.session, {
+    header,
+    outcome: d.outcome ?? null,
+    content: html`<p>${modeWords(mode)}</p>
       ${
         s.pending && required
           ? html`<p class="card">
               Final grades submitted by ${s.pending.submittedBy.name} on
-              ${when(s.pending.submittedAt)} already wait for approval: submitting again replaces
-              that submission.
+              ${when(s.pending.submittedAt, r.timeZone)} already wait for approval: submitting again
+              replaces that submission.
             </p>`
           : ''
       }
@@ -469,8 +456,13 @@ export function reviewPage(d: { session: string; courseTitle: string; review: Re
       </details>
       ${
         blockers.length === 0
-          ? html`<form method="post" action="/lti/app/send-final" class="card">
-              <input type="hidden" name="session" value="${d.session}" />
+          ? html`<form
+              method="post"
+              action="app/send-final"
+              class="card"
+              data-live
+              data-wait="${required ? 'Submitting the final grades…' : 'Asking for a send…'}"
+            >
               ${
                 required
                   ? html`<p>
@@ -480,14 +472,14 @@ export function reviewPage(d: { session: string; courseTitle: string; review: Re
                   : ''
               }
               <button type="submit">${confirmLabel(mode)}</button>
-              <a href="/lti/app?session=${q(d.session)}">Cancel</a>
+              <a href="app">Back to the course page</a>
             </form>`
           : ''
       }`,
-  );
+  });
 }
 
-function submissionCard(p: WaitingSubmission, session: string): Html {
+function submissionCard(p: WaitingSubmission, zone: string): Html {
   const id = p.id;
   return html`<section class="card" aria-labelledby="submission-${id}">
     <h2 id="submission-${id}">
@@ -496,7 +488,7 @@ function submissionCard(p: WaitingSubmission, session: string): Html {
     <p>
       ${plural(p.learners.length, 'final grade')} from the column ${p.columnName}, submitted by
       <strong>${p.submittedBy}</strong> on
-      ${when(p.submittedAt)}.${p.comment ? html` Their comment: “${p.comment}”` : ''}
+      ${when(p.submittedAt, zone)}.${p.comment ? html` Their comment: “${p.comment}”` : ''}
     </p>
     <div class="scroll">
       <table>
@@ -571,8 +563,12 @@ function submissionCard(p: WaitingSubmission, session: string): Html {
             You submitted these final grades: another approver must approve or reject them.
           </p>`
         : html`<div class="decisions">
-            <form method="post" action="/lti/app/approvals/decide">
-              <input type="hidden" name="session" value="${session}" />
+            <form
+              method="post"
+              action="app/approvals/decide"
+              data-live
+              data-wait="Recording your approval…"
+            >
               <input type="hidden" name="submission" value="${id}" />
               <input type="hidden" name="decision" value="approve" />
               <p>
@@ -586,8 +582,12 @@ function submissionCard(p: WaitingSubmission, session: string): Html {
               </p>
               <button type="submit">Approve these final grades</button>
             </form>
-            <form method="post" action="/lti/app/approvals/decide">
-              <input type="hidden" name="session" value="${session}" />
+            <form
+              method="post"
+              action="app/approvals/decide"
+              data-live
+              data-wait="Recording your rejection…"
+            >
               <input type="hidden" name="submission" value="${id}" />
               <input type="hidden" name="decision" value="reject" />
               <p>
@@ -609,20 +609,47 @@ function submissionCard(p: WaitingSubmission, session: string): Html {
   </section>`;
 }
 
+/** An approver's latest decision, as the approvals page recalls it. */
+export interface LatestDecision {
+  decision: 'approved' | 'rejected';
+  courseTitle: string;
+  at: string;
+  learners: number;
+}
+
 /** The approver's page: the tenant's submissions waiting for a decision. */
 export function approvalsPage(d: {
   session: string;
   courseTitle: string;
+  timeZone: string;
   submissions: WaitingSubmission[];
-  notice: string | null;
+  latest: LatestDecision | null;
+  outcome: Outcome | null;
   error: string | null;
 }): string {
-  return layout(
-    'Final grades waiting for approval',
-    html`<p><a href="/lti/app?session=${q(d.session)}">← ${d.courseTitle}</a></p>
-      <h1>Final grades waiting for approval</h1>
-      ${d.notice ? html`<div class="card notice" role="status">${d.notice}</div>` : ''}
-      ${d.error ? html`<div class="card error" role="alert"><strong>${d.error}</strong></div>` : ''}
+  const header = html`<p><a href="app">← ${d.courseTitle}</a></p>
+    <h1>Final grades waiting for approval</h1>`;
+  return appPage('Final grades waiting for approval', d.session, {
+    header,
+    outcome: d.outcome,
+    content: html`${
+        d.error ? html`<div class="card error" role="alert"><strong>${d.error}</strong></div>` : ''
+      }
+      ${
+        d.latest
+          ? html`<p class="card notice">
+              Your latest decision: you
+              ${d.latest.decision === 'approved' ? 'approved' : 'rejected'}
+              ${plural(d.latest.learners, 'final grade')} of ${d.latest.courseTitle} on
+              ${when(d.latest.at, d.timeZone)}.
+              ${
+                d.latest.decision === 'rejected'
+                  ? 'Rejected: the teacher sees your comment and can submit again.'
+                  : 'The approved values are what the SIS receives.'
+              }
+            </p>`
+          : ''
+      }
       <p class="muted">
         Approving makes the submitted values what the SIS receives; rejecting sends them back to the
         teacher with your comment. Nobody decides on their own submission.
@@ -630,17 +657,22 @@ export function approvalsPage(d: {
       ${
         d.submissions.length === 0
           ? html`<p>No final grades are waiting for approval.</p>`
-          : d.submissions.map((p) => submissionCard(p, d.session))
+          : d.submissions.map((p) => submissionCard(p, d.timeZone))
       }`,
-  );
+  });
 }
 
 /** The workflow events of one learner's final grade, for its history page (staff). */
-export function learnerEventsSection(events: FinalGradeEvent[], learnerName: string): Html {
+export function learnerEventsSection(
+  events: FinalGradeEvent[],
+  learnerName: string,
+  zone: string,
+): Html {
   return html`<h2>Approval of this final grade</h2>
     ${eventsTable(
       events,
       new Map(events.flatMap((e) => (e.learnerId !== null ? [[e.learnerId, learnerName]] : []))),
       `Final grade steps for ${learnerName}, newest first`,
+      zone,
     )}`;
 }

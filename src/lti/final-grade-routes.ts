@@ -1,113 +1,130 @@
-import type { AppDeps } from '../deps.js';
 import { AppError, ForbiddenError } from '../http/errors.js';
-import type { AppContext, AppMiddleware, Surface } from '../http/surface.js';
 import { DB_INT_MAX, text, z } from '../http/validation.js';
+import type { AppKit } from './app-routes.js';
 import { approvalsPage, reviewPage } from './final-grade-pages.js';
 import {
   approverDecides,
   canApprove,
   chooseColumn,
   finalGradeReview,
+  latestDecision,
   teacherConfirms,
   waitingSubmissions,
   type PageSession,
 } from './final-grade-service.js';
-
-/** What the LTI surface lends its final-grade pages: sessions, the course page's URL, HTML answers. */
-export interface LtiPageKit {
-  session(token: string | undefined): PageSession;
-  staffSession(token: string, refusal: string): PageSession;
-  appUrl(token: string, notice?: string): string;
-  sendHtml(ctx: AppContext, page: string): void;
-  courseTitle(s: PageSession): Promise<string>;
-  form: AppMiddleware;
-}
+import { coursePageData } from './gradebook.js';
+import { jobOutcome, jobOutcomeIfVisible } from './job-status.js';
+import { coursePage, type Outcome } from './pages.js';
 
 const MAX_COMMENT = 2000;
 const comment = text().max(MAX_COMMENT).optional();
-const approvalsQuery = z.object({
-  session: z.string().optional(),
-  notice: z.string().max(300).optional(),
+const jobQuery = z.object({
+  job: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
-const approvalsUrl = (token: string, notice?: string) =>
-  `/lti/app/approvals?session=${encodeURIComponent(token)}${notice ? `&notice=${encodeURIComponent(notice)}` : ''}`;
+/** A refusal of a step (no final column, not waiting any more…), as the page shows it. */
+const refusal = (err: AppError): Outcome => ({
+  tone: 'bad',
+  done: true,
+  title: err.message,
+  next: err.status === 409 ? 'The page below shows where things stand now.' : null,
+});
 
 /**
- * The final-grade workflow's pages under /lti/app: the review a teacher
+ * The final-grade workflow's pages under /lti/.../app: the review a teacher
  * confirms (which submits for approval or sends), choosing the final column,
- * and the approver's page with its decisions.
+ * and the approver's page with its decisions. Each confirm answers with its
+ * outcome (a send's job is followed on the page until it ends).
  */
-export function finalGradeRoutes(surface: Surface, deps: AppDeps, kit: LtiPageKit): void {
+export function finalGradeRoutes(kit: AppKit): void {
+  const deps = kit.deps;
   const reviewRefusal = 'Only course staff can review, submit or send final grades.';
 
-  surface.route({
-    method: 'get',
-    path: '/app/final-grades',
+  const renderReview = async (s: PageSession, token: string, outcome: Outcome | null) =>
+    reviewPage({
+      session: token,
+      courseTitle: await kit.courseTitle(s),
+      review: await finalGradeReview(deps, s),
+      outcome,
+    });
+
+  kit.page({
+    path: '/final-grades',
     operationId: 'ltiFinalGradesReview',
     summary:
       'Review the final grades a submission for approval (or, approval off, a send) would carry, then confirm (staff)',
-    query: z.object({ session: z.string().optional() }),
+    query: jobQuery,
     responses: { 200: { description: 'HTML' }, 403: { description: 'Not course staff' } },
-    handler: async (ctx, { query }) => {
-      const s = kit.staffSession(query.session ?? '', reviewRefusal);
-      const review = await finalGradeReview(deps, s);
-      kit.sendHtml(
-        ctx,
-        reviewPage({
-          session: query.session!,
-          courseTitle: await kit.courseTitle(s),
-          review,
-        }),
-      );
+    handler: async (ctx, token, query) => {
+      const s = kit.staffSession(token, reviewRefusal);
+      const outcome = await jobOutcomeIfVisible(deps, s, query.job, await kit.timeZone(s));
+      kit.sendPage(ctx, await renderReview(s, token!, outcome));
     },
   });
 
-  surface.route({
-    method: 'post',
-    path: '/app/send-final',
+  kit.action({
+    path: '/send-final',
     operationId: 'ltiSendFinalGrades',
     summary:
       "Confirm the review: submit the course's final grades for approval with an optional comment for the approver, or (approval off) send them to the SIS through Data Sync (staff)",
-    bodyParser: kit.form,
-    body: z.object({ session: z.string(), comment }),
+    body: z.object({ comment }),
     responses: {
-      303: { description: 'Back to the course page with what was done' },
+      303: { description: 'To the course page, which shows the outcome' },
+      200: { description: 'With `Accept: application/json`: the outcome' },
       403: { description: 'Not course staff' },
-      409: { description: 'No final grade column, no final grade to submit, or no Data Sync' },
+      409: {
+        description: 'The review (or JSON outcome) saying why: no final column, no final grade',
+      },
     },
-    handler: async (ctx, { body }) => {
-      const s = kit.staffSession(body.session, reviewRefusal);
-      const notice = await teacherConfirms(deps, s, body.comment?.trim() || null);
-      ctx.status = 303;
-      ctx.redirect(kit.appUrl(body.session, notice));
+    handler: async (ctx, token, body) => {
+      const s = kit.staffSession(token, reviewRefusal);
+      let step;
+      try {
+        step = await teacherConfirms(deps, s, body.comment?.trim() || null);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        await kit.refused(ctx, err, refusal(err), () => renderReview(s, token, refusal(err)));
+        return;
+      }
+      const outcome: Outcome = step.jobId
+        ? await jobOutcome(deps, s, step.jobId, await kit.timeZone(s))
+        : { tone: 'ok', done: true, refresh: true, title: step.message };
+      kit.done(ctx, token, outcome, step.jobId ? `app?job=${step.jobId}` : 'app');
     },
   });
 
-  surface.route({
-    method: 'post',
-    path: '/app/final-column',
+  kit.action({
+    path: '/final-column',
     operationId: 'ltiChooseFinalColumn',
     summary:
       'Choose the final grade column of a course that has none: an ordinary column becomes the external grade column, a weighted or total column is marked final (staff)',
-    bodyParser: kit.form,
-    body: z.object({
-      session: z.string(),
-      column: z.coerce.number().int().positive().max(DB_INT_MAX),
-    }),
+    body: z.object({ column: z.coerce.number().int().positive().max(DB_INT_MAX) }),
     responses: {
       303: { description: 'Back to the course page' },
+      200: { description: 'With `Accept: application/json`: the outcome' },
       403: { description: 'Not course staff' },
-      409: { description: 'The course already has one, the column is not there, or it is locked' },
+      409: {
+        description:
+          'The course page (or JSON outcome) saying why: the course already has one, the column is not there, or it is locked',
+      },
     },
-    handler: async (ctx, { body }) => {
-      const s = kit.staffSession(
-        body.session,
-        'Only course staff can choose the final grade column.',
-      );
-      const notice = await chooseColumn(deps, s, body.column);
-      ctx.status = 303;
-      ctx.redirect(kit.appUrl(body.session, notice));
+    handler: async (ctx, token, body) => {
+      const s = kit.staffSession(token, 'Only course staff can choose the final grade column.');
+      let message: string;
+      try {
+        message = await chooseColumn(deps, s, body.column);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        await kit.refused(ctx, err, refusal(err), async () =>
+          coursePage(
+            await coursePageData(deps, s, token, { page: 1, q: '', attention: false }, async () =>
+              refusal(err),
+            ),
+          ),
+        );
+        return;
+      }
+      kit.done(ctx, token, { tone: 'ok', done: true, refresh: true, title: message }, 'app');
     },
   });
 
@@ -120,62 +137,54 @@ export function finalGradeRoutes(surface: Surface, deps: AppDeps, kit: LtiPageKi
     return s;
   };
 
-  const renderApprovals = async (
-    ctx: AppContext,
-    s: PageSession,
-    token: string,
-    message: { notice?: string | null; error?: string | null },
-  ) =>
-    kit.sendHtml(
-      ctx,
-      approvalsPage({
-        session: token,
-        courseTitle: await kit.courseTitle(s),
-        submissions: await waitingSubmissions(deps, s),
-        notice: message.notice ?? null,
-        error: message.error ?? null,
-      }),
-    );
+  const renderApprovals = async (s: PageSession, token: string, outcome: Outcome | null) =>
+    approvalsPage({
+      session: token,
+      courseTitle: await kit.courseTitle(s),
+      timeZone: await kit.timeZone(s),
+      submissions: await waitingSubmissions(deps, s),
+      latest: await latestDecision(deps, s),
+      outcome,
+      error: null,
+    });
 
-  surface.route({
-    method: 'get',
-    path: '/app/approvals',
+  kit.page({
+    path: '/approvals',
     operationId: 'ltiApprovals',
     summary:
       "The tenant's final grades waiting for approval, each with its review, to approve or reject (approvers)",
-    query: approvalsQuery,
+    query: jobQuery,
     responses: { 200: { description: 'HTML' }, 403: { description: 'Not an approver' } },
-    handler: async (ctx, { query }) => {
-      const s = await approverSession(query.session);
-      await renderApprovals(ctx, s, query.session!, { notice: query.notice });
+    handler: async (ctx, token, query) => {
+      const s = await approverSession(token);
+      const outcome = await jobOutcomeIfVisible(deps, s, query.job, await kit.timeZone(s));
+      kit.sendPage(ctx, await renderApprovals(s, token!, outcome));
     },
   });
 
-  surface.route({
-    method: 'post',
-    path: '/app/approvals/decide',
+  kit.action({
+    path: '/approvals/decide',
     operationId: 'ltiDecideFinalGrades',
     summary:
       'Approve or reject a submission of final grades with a comment (approvers; a rejection needs a comment; nobody decides on their own submission)',
-    bodyParser: kit.form,
     body: z.object({
-      session: z.string(),
       submission: z.coerce.number().int().positive().max(DB_INT_MAX),
       decision: z.enum(['approve', 'reject']),
       comment,
     }),
     responses: {
-      303: { description: 'Back to the approvals page with what was done' },
+      303: { description: 'Back to the approvals page, which shows the outcome' },
+      200: { description: 'With `Accept: application/json`: the outcome' },
       400: { description: 'The approvals page, saying a rejection needs a comment' },
       403: { description: 'Not an approver; or the page, saying it is their own submission' },
       404: { description: 'The page, saying there is no such submission' },
       409: { description: 'The page, saying the submission is no longer waiting' },
     },
-    handler: async (ctx, { body }) => {
-      const s = await approverSession(body.session);
-      let notice: string;
+    handler: async (ctx, token, body) => {
+      const s = await approverSession(token);
+      let step;
       try {
-        notice = await approverDecides(deps, s, {
+        step = await approverDecides(deps, s, {
           submissionId: body.submission,
           decision: body.decision,
           comment: body.comment ?? null,
@@ -183,12 +192,21 @@ export function finalGradeRoutes(surface: Surface, deps: AppDeps, kit: LtiPageKi
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
         // The core refused (own submission, no comment, no longer waiting): say so on the page.
-        ctx.status = err.status;
-        await renderApprovals(ctx, s, body.session, { error: err.message });
+        await kit.refused(ctx, err, refusal(err), () => renderApprovals(s, token, refusal(err)));
         return;
       }
-      ctx.status = 303;
-      ctx.redirect(approvalsUrl(body.session, notice));
+      const outcome: Outcome = step.jobId
+        ? {
+            ...(await jobOutcome(deps, s, step.jobId, await kit.timeZone(s))),
+            title: step.message,
+          }
+        : { tone: 'ok', done: true, refresh: true, title: step.message };
+      kit.done(
+        ctx,
+        token,
+        outcome,
+        step.jobId ? `app/approvals?job=${step.jobId}` : 'app/approvals',
+      );
     },
   });
 }

@@ -57,9 +57,11 @@ export interface Review {
   changedSinceApproval: LearnerFinalGrade[];
   /** Whether the tenant has a Data Sync connection (a send needs one). */
   connected: boolean;
+  /** The tenant's time zone, for the times the pages show. */
+  timeZone: string;
 }
 
-export function reviewOf(status: FinalGradeStatus, connected: boolean): Review {
+export function reviewOf(status: FinalGradeStatus, connected: boolean, timeZone = 'UTC'): Review {
   const required = status.approvalMode === 'required';
   const carried = status.learners.flatMap((learner) => {
     const value = required ? (learner.blocked ? null : learner.current) : learner.outgoing;
@@ -80,7 +82,14 @@ export function reviewOf(status: FinalGradeStatus, connected: boolean): Review {
       l.flags.some((f) => f.code === 'changed_since_approval'),
     ),
     connected,
+    timeZone,
   };
+}
+
+/** The tenant's time zone (UTC when unset). */
+export async function tenantTimeZone(deps: AppDeps, tenantId: number): Promise<string> {
+  const row = await deps.db('tenants').where({ id: tenantId }).first('time_zone');
+  return (row?.time_zone as string | undefined) || 'UTC';
 }
 
 export interface CourseFinalGrades {
@@ -117,7 +126,7 @@ export async function courseFinalGrades(deps: AppDeps, s: PageSession): Promise<
         calculated: !!c.calculation,
       }));
   return {
-    review: reviewOf(status, connected),
+    review: reviewOf(status, connected, await tenantTimeZone(deps, s.tenantId)),
     events: await finalGradeEvents(deps.db, s.tenantId, s.courseId, { limit: COURSE_EVENTS }),
     columns,
     learnerNames: new Map(status.learners.map((l) => [l.userId, l.name])),
@@ -127,7 +136,11 @@ export async function courseFinalGrades(deps: AppDeps, s: PageSession): Promise<
 /** The review a teacher confirms (staff). */
 export async function finalGradeReview(deps: AppDeps, s: PageSession): Promise<Review> {
   const status = await statusOf(deps, s);
-  return reviewOf(status, !!(await deps.exchange.connection(deps.db, s.tenantId)));
+  return reviewOf(
+    status,
+    !!(await deps.exchange.connection(deps.db, s.tenantId)),
+    await tenantTimeZone(deps, s.tenantId),
+  );
 }
 
 /** How many submissions wait for this person's decision, or null when they are no approver. */
@@ -249,12 +262,24 @@ export async function waitingSubmissions(
   return out;
 }
 
-/** The confirm button of the review: submits for approval, or (approval off) queues a send. Returns a notice. */
+/** What a staff step did, in a sentence, and the job it queued (a send), if any. */
+export interface StepDone {
+  message: string;
+  jobId: number | null;
+}
+
+/** The id of the job waiting under a queue key (a send already queued answers with it). */
+export async function queuedJobId(deps: AppDeps, queueKey: string): Promise<number | null> {
+  const row = await deps.db('jobs').where({ queue_key: queueKey }).first('id');
+  return row ? Number(row.id) : null;
+}
+
+/** The confirm button of the review: submits for approval, or (approval off) queues a send. */
 export async function teacherConfirms(
   deps: AppDeps,
   s: PageSession,
   comment: string | null,
-): Promise<string> {
+): Promise<StepDone> {
   const actor = { ...(await actorOf(deps, s)), canApprove: false };
   const result = await inTransaction(deps.db, (trx) =>
     teacherFinalGrades(deps, trx, {
@@ -266,18 +291,24 @@ export async function teacherConfirms(
     }),
   );
   if (result.mode === 'required')
-    return `${result.submission!.learners} final grades are submitted for approval.`;
-  return result.sendQueued
-    ? 'Final grades are being sent to the SIS.'
-    : 'A send of final grades was already queued.';
+    return {
+      message: `${result.submission!.learners} final grades are submitted for approval.`,
+      jobId: null,
+    };
+  return {
+    message: result.sendQueued
+      ? 'Final grades are being sent to the SIS.'
+      : 'A send of final grades was already queued.',
+    jobId: await queuedJobId(deps, `datasync.request:${s.courseId}`),
+  };
 }
 
-/** An approver's decision on the approvals page. Returns a notice. */
+/** An approver's decision on the approvals page. */
 export async function approverDecides(
   deps: AppDeps,
   s: PageSession,
   input: { submissionId: number; decision: 'approve' | 'reject'; comment: string | null },
-): Promise<string> {
+): Promise<StepDone> {
   const actor = await actorOf(deps, s);
   const result = await inTransaction(deps.db, (trx) =>
     decide(deps, trx, {
@@ -291,10 +322,44 @@ export async function approverDecides(
   );
   const n = result.submission.learners;
   if (result.submission.state === 'rejected')
-    return `Rejected: the teacher sees your comment and can submit again.`;
-  return result.sendQueued
-    ? `Approved: ${n} final grades are being sent to the SIS.`
-    : `Approved: ${n} final grades are what the SIS receives.`;
+    return {
+      message: `Rejected: the teacher sees your comment and can submit again.`,
+      jobId: null,
+    };
+  if (!result.sendQueued)
+    return { message: `Approved: ${n} final grades are what the SIS receives.`, jobId: null };
+  const course = await deps
+    .db('final_grade_submissions')
+    .where({ id: result.submission.id })
+    .first('course_id');
+  return {
+    message: `Approved: ${n} final grades are being sent to the SIS.`,
+    jobId: await queuedJobId(deps, `datasync.request:${course.course_id}`),
+  };
+}
+
+/** This approver's latest decision in the tenant, for the approvals page. */
+export async function latestDecision(deps: AppDeps, s: PageSession) {
+  const row = await deps
+    .db('final_grade_submissions as f')
+    .join('courses as c', 'c.id', 'f.course_id')
+    .where({ 'f.tenant_id': s.tenantId, 'f.decided_by': s.userId })
+    .whereIn('f.state', ['approved', 'rejected'])
+    .orderBy('f.decided_at', 'desc')
+    .orderBy('f.id', 'desc')
+    .first('f.id', 'f.state', 'f.decided_at', 'c.title');
+  if (!row) return null;
+  const learners = await deps
+    .db('final_grade_snapshots')
+    .where({ submission_id: row.id })
+    .count({ n: '*' })
+    .first();
+  return {
+    decision: row.state as 'approved' | 'rejected',
+    courseTitle: row.title as string,
+    at: toIso(row.decided_at)!,
+    learners: Number(learners?.n ?? 0),
+  };
 }
 
 /** Makes a column the course's final grade when it has none (staff). Returns a notice. */

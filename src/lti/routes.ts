@@ -1,6 +1,6 @@
 import { koaBody } from 'koa-body';
 import type { AppDeps } from '../deps.js';
-import { isoNow, toIso } from '../db/time.js';
+import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
 import {
   AppError,
@@ -12,35 +12,15 @@ import {
 import type { ApiDocs } from '../http/openapi.js';
 import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { DB_INT_MAX, z } from '../http/validation.js';
-import { parseJson } from '../grades/json.js';
-import { enqueue } from '../jobs/queue.js';
-import { LtiServiceError, type DeepLinkingSettings, type LtiRequest } from './engine.js';
+import { type DeepLinkingSettings, type LtiRequest } from './engine.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { recordLaunch, unchangedLaunch, visibleLearners } from './launch.js';
-import { approverLink, finalGradeSection, learnerEventsSection } from './final-grade-pages.js';
-import { finalGradeRoutes } from './final-grade-routes.js';
-import {
-  approverWaiting,
-  courseFinalGrades,
-  learnerFinalGradeEvents,
-  type PageSession,
-} from './final-grade-service.js';
-import {
-  coursePage,
-  deepLinkPage,
-  errorPage,
-  autoSubmitPage,
-  layout,
-  html,
-  gradeHistoryPage,
-  type CoursePageData,
-  type GradeCell,
-  type SyncState,
-} from './pages.js';
+import { appRoutes } from './app-routes.js';
+import type { PageSession } from './final-grade-service.js';
+import { deepLinkPage, errorPage, autoSubmitPage, layout, html } from './pages.js';
 import { dynamicRegistration, RegistrationError, toolUrls } from './registration.js';
 import {
   createColumn,
-  createMissingLineItems,
   lineItemFor,
   loadLtiContext,
   serviceContext,
@@ -131,8 +111,8 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     return s as DeepLinkSession;
   };
 
-  const appUrl = (token: string, notice?: string) =>
-    `/lti/app?session=${encodeURIComponent(token)}${notice ? `&notice=${encodeURIComponent(notice)}` : ''}`;
+  /** The course page after a launch (its links then use /lti/s/{token}/app, see app-routes.ts). */
+  const appUrl = (token: string) => `/lti/app?session=${encodeURIComponent(token)}`;
 
   for (const method of ['get', 'post'] as const) {
     surface.route({
@@ -266,177 +246,7 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     },
   });
 
-  surface.route({
-    method: 'get',
-    path: '/app',
-    operationId: 'ltiCoursePage',
-    summary: "The course page after a launch (staff see the course's grades, learners their own)",
-    query: z.object({ session: z.string().optional(), notice: z.string().max(200).optional() }),
-    responses: { 200: { description: 'HTML' } },
-    handler: async (ctx, { query }) => {
-      const s = session(query.session);
-      sendHtml(ctx, await renderCourse(deps, s, query.session!, query.notice ?? null));
-    },
-  });
-
-  /** A staff button on the course page: does its work, then back to the page with a notice. */
-  const staffAction = (
-    route: { path: string; operationId: string; summary: string; refusal: string },
-    act: (s: Session, ctx: AppContext) => Promise<string>,
-  ) =>
-    surface.route({
-      method: 'post',
-      path: route.path,
-      operationId: route.operationId,
-      summary: route.summary,
-      bodyParser: form,
-      body: z.object({ session: z.string() }),
-      responses: { 303: { description: 'Back to the course page' } },
-      handler: async (ctx, { body }) => {
-        const notice = await act(staffSession(body.session, route.refusal), ctx);
-        ctx.status = 303;
-        ctx.redirect(appUrl(body.session, notice));
-      },
-    });
-
-  staffAction(
-    {
-      path: '/app/pull',
-      operationId: 'ltiPullNow',
-      summary: 'Queue a pull of line items, results and roster from the LMS (staff)',
-      refusal: 'Only course staff can pull grades.',
-    },
-    async (s) => {
-      const queued = await enqueue(
-        deps.db,
-        'lti.pull',
-        { ltiContextId: s.ltiContextId },
-        isoNow(deps.clock),
-        {
-          tenantId: s.tenantId,
-          queueKey: `lti.pull:${s.ltiContextId}`,
-          maxAttempts: 3,
-        },
-      );
-      return queued ? 'A pull from the LMS is queued.' : 'A pull from the LMS was already queued.';
-    },
-  );
-
-  finalGradeRoutes(surface, deps, {
-    session,
-    staffSession,
-    appUrl,
-    sendHtml,
-    form,
-    courseTitle: async (s) =>
-      ((await deps.db('courses').where({ id: s.courseId }).first('title'))?.title as
-        string | undefined) ?? 'Course',
-  });
-
-  surface.route({
-    method: 'get',
-    path: '/app/grade',
-    operationId: 'ltiGradeHistory',
-    summary: "One grade's history, with its sync to the SIS (staff, or the learner's own)",
-    query: z.object({
-      session: z.string().optional(),
-      column: z.coerce.number().int().positive().max(DB_INT_MAX),
-      user: z.coerce.number().int().positive().max(DB_INT_MAX),
-    }),
-    responses: { 200: { description: 'HTML' } },
-    handler: async (ctx, { query }) => {
-      const s = session(query.session);
-      if (!s.staff && !s.visibleUserIds.includes(query.user))
-        throw new ForbiddenError(
-          s.visibleUserIds.length === 1 && s.visibleUserIds[0] === s.userId
-            ? 'You can see only your own grades.'
-            : 'You cannot see this grade.',
-        );
-      const column = await deps
-        .db('grade_columns')
-        .where({ id: query.column, course_id: s.courseId })
-        .first('id', 'name');
-      const learner = await deps
-        .db('enrollments as e')
-        .join('users as u', 'u.id', 'e.user_id')
-        .where({ 'e.course_id': s.courseId, 'e.user_id': query.user })
-        .first('u.name', 'u.email', 'u.batch_uid');
-      if (!column || !learner) throw new NotFoundError('No such grade in this course.');
-      const versions = await deps
-        .db('grade_versions as v')
-        .leftJoin('users as g', 'g.id', 'v.grader_id')
-        .where({ 'v.column_id': column.id, 'v.user_id': query.user })
-        .orderBy('v.id', 'desc')
-        .select('v.id', 'v.score', 'v.grade', 'v.graded_at', 'v.source', 'g.name as grader');
-      const sends = await deps
-        .db('exchange_sends as x')
-        .join('exchanges as e', 'e.id', 'x.exchange_id')
-        .where({ 'x.column_id': column.id, 'x.user_id': query.user })
-        .orderBy('x.id')
-        .select(
-          'x.version_id',
-          'x.status',
-          'x.error_code',
-          'x.error_message',
-          'x.updated_at',
-          'e.remote_id',
-        );
-      const course = await deps.db('courses').where({ id: s.courseId }).first('title');
-      const learnerName = learner.name ?? learner.email ?? learner.batch_uid ?? 'Learner';
-      const events = await learnerFinalGradeEvents(deps, s, column.id, query.user);
-      sendHtml(
-        ctx,
-        gradeHistoryPage({
-          session: query.session!,
-          courseTitle: course?.title ?? 'Course',
-          columnName: column.name,
-          learnerName,
-          workflow: events ? learnerEventsSection(events, learnerName) : null,
-          versions: versions.map((v) => ({
-            id: Number(v.id),
-            score: v.score,
-            grade: v.grade,
-            gradedAt: toIso(v.graded_at)!,
-            source: v.source,
-            grader: v.grader ?? null,
-            sends: sends
-              .filter((x) => Number(x.version_id) === Number(v.id))
-              .map((x) => ({
-                status: x.status,
-                exchange: x.remote_id,
-                at: toIso(x.updated_at)!,
-                error: x.error_code ? `${x.error_code}: ${x.error_message ?? ''}` : null,
-              })),
-          })),
-        }),
-      );
-    },
-  });
-
-  staffAction(
-    {
-      path: '/app/lineitems',
-      operationId: 'ltiCreateLineItems',
-      summary: 'Create LMS line items for the columns that have none (staff)',
-      refusal: 'Only course staff can create line items.',
-    },
-    async (s, ctx) => {
-      try {
-        const created = await createMissingLineItems(deps, s.ltiContextId);
-        return `${created} line item${created === 1 ? '' : 's'} created in the LMS.`;
-      } catch (err) {
-        ctx.state.log.warn(
-          {
-            err,
-            ltiContextId: s.ltiContextId,
-            ...(err instanceof LtiServiceError ? { status: err.status, answer: err.detail } : {}),
-          },
-          'LTI line items not created',
-        );
-        return `No line items were created: ${(err as Error).message}.`;
-      }
-    },
-  );
+  appRoutes(surface, deps, { session, staffSession }, form);
 
   surface.route({
     method: 'get',
@@ -532,145 +342,4 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     },
   });
   return surface;
-}
-
-async function renderCourse(
-  deps: AppDeps,
-  s: Session,
-  token: string,
-  notice: string | null,
-): Promise<string> {
-  const head = await deps
-    .db('lti_contexts as x')
-    .join('lti_deployments as d', 'd.id', 'x.deployment_row_id')
-    .join('courses as c', 'c.id', 'x.course_id')
-    .where({ 'x.id': s.ltiContextId, 'c.id': s.courseId, 'c.tenant_id': s.tenantId })
-    .first(
-      'c.title',
-      'd.issuer',
-      'x.lineitems_url',
-      'x.memberships_url',
-      'x.last_pull_at',
-      'x.last_pull_status',
-      'x.last_pull_summary',
-      deps
-        .db('users')
-        .where('id', s.userId)
-        .select(deps.db.raw('coalesce(name, email, batch_uid)'))
-        .as('user_name'),
-      deps
-        .db('jobs')
-        .where('queue_key', `lti.pull:${s.ltiContextId}`)
-        .select('id')
-        .limit(1)
-        .as('queued_job'),
-    );
-  if (!head) throw new NotFoundError('This course is no longer linked to the LMS; launch again.');
-  const columns = await deps
-    .db('grade_columns as gc')
-    .where('gc.course_id', s.courseId)
-    .whereNull('gc.deleted_at')
-    .orderBy(['gc.sequence_num', 'gc.id'])
-    .select(
-      'gc.id',
-      'gc.name',
-      'gc.points',
-      'gc.calculation',
-      deps
-        .db('external_ids as e')
-        .whereRaw('e.local_id = gc.id')
-        .where({ 'e.tenant_id': s.tenantId, 'e.kind': 'lineitem', 'e.system': head.issuer })
-        .select('e.external_id')
-        .limit(1)
-        .as('external_id'),
-    );
-  const learnerQuery = deps
-    .db('enrollments as e')
-    .join('users as u', 'u.id', 'e.user_id')
-    .where({ 'e.course_id': s.courseId, 'e.role': 'Learner' })
-    .orderBy(['u.name', 'u.id'])
-    .select('u.id', 'u.name', 'u.email', 'u.batch_uid');
-  if (!s.staff) learnerQuery.whereIn('u.id', s.visibleUserIds);
-  const learners = (await learnerQuery).map((u) => ({
-    id: u.id as number,
-    name: (u.name ?? u.email ?? u.batch_uid ?? `Learner ${u.id}`) as string,
-  }));
-  const gradeQuery = deps
-    .db('submissions')
-    .where({ course_id: s.courseId })
-    .select('column_id', 'user_id', 'score', 'grade');
-  if (!s.staff) gradeQuery.whereIn('user_id', s.visibleUserIds);
-  const grades = new Map<string, GradeCell>();
-  for (const g of await gradeQuery)
-    grades.set(`${g.column_id}:${g.user_id}`, { score: g.score, grade: g.grade });
-  const conn = await deps.exchange.connection(deps.db, s.tenantId);
-  let sync: Map<string, SyncState> | null = null;
-  let finalGrades: CoursePageData['finalGrades'] = null;
-  if (conn) {
-    sync = new Map();
-    const items = deps
-      .db('exchange_items')
-      .where({ connection_id: conn.id, course_id: s.courseId })
-      .whereIn('kind', ['score', 'summary'])
-      .select('column_id', 'user_id', 'status', 'error_code', 'error_message');
-    if (!s.staff) items.whereIn('user_id', s.visibleUserIds);
-    for (const r of await items) {
-      const k = `${r.column_id}:${r.user_id}`;
-      // A final grade can be sent both raw and as a percentage: the worse state shows.
-      const prev = sync.get(k);
-      if (!prev || r.status === 'failed' || (r.status === 'pending' && prev.status === 'sent'))
-        sync.set(k, { status: r.status, errorCode: r.error_code, errorMessage: r.error_message });
-    }
-    if (s.staff) {
-      const last = await deps
-        .db('exchanges as x')
-        .join('exchange_courses as c', 'c.exchange_id', 'x.id')
-        .where({ 'x.connection_id': conn.id, 'c.course_id': s.courseId })
-        .orderBy('x.id', 'desc')
-        .first('x.state', 'x.updated_at', 'x.error_message');
-      const queued = await deps
-        .db('jobs')
-        .where({ queue_key: `datasync.request:${s.courseId}` })
-        .first('id');
-      finalGrades = {
-        requestQueued: !!queued,
-        last: last
-          ? { state: last.state, at: toIso(last.updated_at)!, error: last.error_message }
-          : null,
-      };
-    }
-  }
-  const waiting = await approverWaiting(deps, s);
-  return coursePage({
-    session: token,
-    courseTitle: head.title,
-    userName: head.user_name ?? 'you',
-    staff: s.staff,
-    scope: s.staff
-      ? 'course'
-      : s.visibleUserIds.length === 1 && s.visibleUserIds[0] === s.userId
-        ? 'own'
-        : 'others',
-    columns: columns.map((c) => ({
-      id: c.id,
-      name: c.name,
-      points: c.points,
-      lineItem: c.external_id !== null,
-      calculated: !!c.calculation,
-    })),
-    learners,
-    grades,
-    lastPull: {
-      at: head.last_pull_at ?? null,
-      status: head.last_pull_status ?? null,
-      summary: parseJson<Record<string, unknown>>(head.last_pull_summary),
-    },
-    pullQueued: head.queued_job !== null,
-    notice,
-    canPull: !!(head.lineitems_url || head.memberships_url),
-    sync,
-    finalGrades,
-    finalGradeSection: s.staff ? finalGradeSection(await courseFinalGrades(deps, s), token) : null,
-    approverLink: waiting === null ? null : approverLink(waiting, token),
-  });
 }

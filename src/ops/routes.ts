@@ -9,6 +9,7 @@ import { ServiceUnavailableError } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { Surface } from '../http/surface.js';
 import { z } from '../http/validation.js';
+import { landingRoutes } from './landing.js';
 import type { Metrics } from './metrics.js';
 
 const require = createRequire(import.meta.url);
@@ -35,7 +36,7 @@ const docsPage = `<!doctype html>
 
 const docsInit = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#docs', deepLinking: true });`;
 
-/** Health, readiness, metrics and the API's own documentation. */
+/** The landing page, health, readiness, metrics and the API's own documentation. */
 export function opsSurface(deps: AppDeps, docs: ApiDocs, metrics: Metrics): Surface {
   const surface = new Surface(
     {
@@ -50,7 +51,7 @@ export function opsSurface(deps: AppDeps, docs: ApiDocs, metrics: Metrics): Surf
     docs,
   );
   let document: Record<string, unknown> | null = null;
-  return surface
+  return landingRoutes(surface, deps)
     .route({
       method: 'get',
       path: '/healthz',

@@ -86,19 +86,39 @@ export class Browser {
     throw new Error(`too many redirects from ${url}`);
   }
 
-  /** Submits a form of the current page (the first with that action). */
+  /**
+   * Submits a form of the current page (the first posting to that action).
+   * Actions resolve against the page's `<base href>`; the teacher app's
+   * forms post to /lti/s/{session}/app/…, which `/lti/app/…` also names.
+   */
   async submit(
     page: Page,
     action: string,
     fields: Record<string, string> = {},
     submitForms = true,
   ): Promise<Page> {
-    const form = new RegExp(
-      `<form[^>]*action="${action.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"[^>]*>([\\s\\S]*?)</form>`,
-    ).exec(page.html);
-    if (!form) throw new Error(`no form posting to ${action} on ${page.url}`);
+    const base = new URL(/<base href="([^"]*)"/.exec(page.html)?.[1] ?? page.url, page.url);
+    const wanted = new URL(action, page.url).pathname;
+    const appPath = (p: string) => p.replace(/^\/lti\/s\/[^/]+\/app(?=\/|$)/, '/lti/app');
+    let body: string | null = null;
+    let target = '';
+    for (const f of page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
+      const attr = /action="([^"]*)"/.exec(f[1]!)?.[1];
+      if (attr === undefined) continue;
+      const resolved = new URL(attr.replace(/&amp;/g, '&'), base);
+      if (
+        attr === action ||
+        resolved.pathname === wanted ||
+        appPath(resolved.pathname) === wanted
+      ) {
+        body = f[2]!;
+        target = resolved.toString();
+        break;
+      }
+    }
+    if (body === null) throw new Error(`no form posting to ${action} on ${page.url}`);
     const values: Record<string, string> = {};
-    for (const input of form[1]!.match(/<input\b[^>]*>/gi) ?? []) {
+    for (const input of body.match(/<input\b[^>]*>/gi) ?? []) {
       const name = /name="([^"]*)"/.exec(input)?.[1];
       const value = /value="([^"]*)"/.exec(input)?.[1] ?? '';
       if (name)
@@ -109,7 +129,7 @@ export class Browser {
           .replace(/&lt;/g, '<')
           .replace(/&gt;/g, '>');
     }
-    return this.open(new URL(action, page.url).toString(), {
+    return this.open(target, {
       method: 'POST',
       form: { ...values, ...fields },
       submitForms,

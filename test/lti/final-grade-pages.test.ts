@@ -37,8 +37,8 @@ const words = (html: string) =>
 const visible = (html: string) =>
   words(html.replace(/<style>[\s\S]*?<\/style>|<details>[\s\S]*?<\/details>/g, ''));
 
-const noticeOf = (location: string) =>
-  new URL(location, 'http://tool').searchParams.get('notice') ?? '';
+/** What a button's outcome says, as the app's script shows it in place (no message in a URL). */
+const said = (res: { body: { outcome?: { title?: string } } }) => res.body.outcome?.title ?? '';
 
 describe('LTI pages: final grades reviewed, submitted, approved or rejected', function () {
   this.timeout(60000);
@@ -94,6 +94,9 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
   };
   const post = (path: string, form: Record<string, string>) =>
     ctx.http.post(path).type('form').send(form).redirects(0);
+  /** The same post as the app's script sends it: the answer is the outcome. */
+  const act = (path: string, form: Record<string, string>) =>
+    ctx.http.post(path).type('form').set('Accept', 'application/json').send(form).redirects(0);
 
   describe('with approval required', () => {
     let t: TenantFixture;
@@ -195,9 +198,9 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
         .and.include('Submit final grades for approval')
         .and.not.include('Send final grades');
       const html = await page('/lti/app', teacher);
-      expect(html).to.include(
-        `href="/lti/app/final-grades?session=${encodeURIComponent(teacher)}"`,
-      );
+      // The session once, in the page's base; the links relative to it.
+      expect(html).to.include(`<base href="/lti/s/${teacher}/" />`);
+      expect(html).to.include('href="app/final-grades"');
       // Not an approver: no link to the approvals page.
       expect(html).not.to.include('/lti/app/approvals');
     });
@@ -216,7 +219,7 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
       expect(text).not.to.include('no_final_grade');
       expect(html).to.match(/<details>[\s\S]*no_final_grade[\s\S]*<\/details>/);
       // The confirm form posts to send-final, with a labelled comment.
-      expect(html).to.match(/<form method="post" action="\/lti\/app\/send-final"/);
+      expect(html).to.match(/<form\s+method="post"\s+action="app\/send-final"/);
       expect(html).to.match(/<label for="comment"[^>]*>Comment for the approver \(optional\)/);
       expect(html).to.match(/<textarea id="comment" name="comment"/);
       expect(html).to.include('Submit final grades for approval</button>');
@@ -246,13 +249,10 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
         comment: 'Term 1 finals',
       });
       expect(res.status).to.equal(303);
-      expect(noticeOf(res.headers.location!)).to.equal(
-        '3 final grades are submitted for approval.',
-      );
+      expect(res.headers.location).to.equal(`/lti/s/${teacher}/app`);
       const text = visible(await page(res.headers.location!, teacher));
       expect(text)
-        .to.include('3 final grades are submitted for approval.')
-        .and.match(
+        .to.match(
           /Final grades were submitted by Ada Lovelace on \d+ \w+ \d{4}, \d\d:\d\d UTC and wait for approval \(3 final grades\)\. Their comment: “Term 1 finals”/,
         )
         .and.include('Submitted 3 final grades for approval')
@@ -322,10 +322,8 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
     });
 
     it('lets the dean resubmit but not approve their own submission; another approver approves and the send is queued', async () => {
-      const res = await post('/lti/app/send-final', { session: dean, comment: 'Resubmitted' });
-      expect(noticeOf(res.headers.location!)).to.equal(
-        '3 final grades are submitted for approval.',
-      );
+      const res = await act('/lti/app/send-final', { session: dean, comment: 'Resubmitted' });
+      expect(said(res)).to.equal('3 final grades are submitted for approval.');
       const own = await page('/lti/app/approvals', dean);
       expect(visible(own)).to.include(
         'You submitted these final grades: another approver must approve or reject them.',
@@ -341,16 +339,16 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
         'Nobody approves or rejects their own submission: another approver must decide.',
       );
 
-      const approved = await post('/lti/app/approvals/decide', {
+      const approved = await act('/lti/app/approvals/decide', {
         session: registrar,
         submission: String(await pendingId()),
         decision: 'approve',
         comment: 'Looks right',
       });
-      expect(approved.status).to.equal(303);
-      expect(noticeOf(approved.headers.location!)).to.equal(
-        'Approved: 3 final grades are being sent to the SIS.',
-      );
+      expect(approved.status).to.equal(200);
+      expect(said(approved)).to.equal('Approved: 3 final grades are being sent to the SIS.');
+      // The page follows the send's job until it ends.
+      expect(approved.body.outcome.poll).to.match(/^app\/jobs\/\d+$/);
       expect(
         await ctx.db('jobs').where({ tenant_id: t.tenantId, name: 'datasync.request' }),
       ).to.have.length(1);
@@ -467,8 +465,8 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
         .and.include('2 final grades from the column Final go to the SIS through Data Sync')
         .and.include('Not sent yet')
         .and.include('None is held back.');
-      const res = await post('/lti/app/send-final', { session: teacher });
-      expect(noticeOf(res.headers.location!)).to.equal('Final grades are being sent to the SIS.');
+      const res = await act('/lti/app/send-final', { session: teacher });
+      expect(said(res)).to.equal('Final grades will be sent to the SIS: waiting to start.');
       expect(await ctx.db('final_grade_submissions').where({ tenant_id: t.tenantId })).to.be.empty;
     });
 
@@ -547,14 +545,14 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
       const text = visible(html);
       expect(text).to.include('No final grade column yet: choose one below');
       expect(text).not.to.include('Submit final grades for approval');
-      expect(html).to.match(/<form method="post" action="\/lti\/app\/final-column">/);
+      expect(html).to.match(/<form method="post" action="app\/final-column" data-live>/);
       expect(html).to.match(/<label for="final-column">Final grade column<\/label>/);
       expect(text)
         .to.include('Essay (10 pts)')
         .and.include('Course total (10 pts, weighted or total)');
       const review = await page('/lti/app/final-grades', teacher);
       expect(visible(review)).to.include('No final grade column yet:');
-      expect(review).not.to.include('action="/lti/app/send-final"');
+      expect(review).not.to.include('action="app/send-final"');
     });
 
     it('refuses the choice to a learner', async () => {
@@ -569,12 +567,12 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
 
     it('marks a total column final, after which the teacher can review and submit', async () => {
       const total = await columnOf(courseId, 'Course total');
-      const res = await post('/lti/app/final-column', {
+      const res = await act('/lti/app/final-column', {
         session: teacher,
         column: String(total.id),
       });
-      expect(res.status).to.equal(303);
-      expect(noticeOf(res.headers.location!)).to.equal(
+      expect(res.status).to.equal(200);
+      expect(said(res)).to.equal(
         'Course total is now the final grade column (a weighted or total column marked final).',
       );
       expect((await columnOf(courseId, 'Course total')).is_final).to.be.oneOf([true, 1]);
@@ -583,9 +581,7 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
         .to.include('Final grade column: Course total')
         .and.include('Submit final grades for approval')
         .and.not.include('No final grade column yet');
-      expect(await page('/lti/app/final-grades', teacher)).to.include(
-        'action="/lti/app/send-final"',
-      );
+      expect(await page('/lti/app/final-grades', teacher)).to.include('action="app/send-final"');
       // A second choice is refused: the course has its final column.
       const again = await post('/lti/app/final-column', {
         session: teacher,
@@ -606,11 +602,11 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
       expect(refused.status).to.equal(409);
       expect(visible(refused.text)).to.include('That column is not in this course.');
       const essay = await columnOf(otherId, 'Essay');
-      const res = await post('/lti/app/final-column', {
+      const res = await act('/lti/app/final-column', {
         session: otherTeacher,
         column: String(essay.id),
       });
-      expect(noticeOf(res.headers.location!)).to.equal(
+      expect(said(res)).to.equal(
         "Essay is now the final grade column (the course's external grade column).",
       );
       expect((await columnOf(otherId, 'Essay')).is_external).to.be.oneOf([true, 1]);
