@@ -45,8 +45,8 @@ details{margin:6px 0}summary{cursor:pointer;color:#4f5966}pre{white-space:pre-wr
 .grid tbody th{position:sticky;left:0;z-index:1;background:#fff;min-width:9em;max-width:16em}
 .grid thead th:first-child{left:0;z-index:3}
 .grid th.col{min-width:6.5em;font-weight:600}
-.grid td{white-space:nowrap}
-.m{display:inline-block;min-width:1.3em;margin-left:3px;font-weight:700;text-align:center;border-radius:4px;padding:0 2px;font-size:13px}
+.grid td{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
+.m{font-style:normal;display:inline-block;min-width:1.3em;margin-left:3px;font-weight:700;text-align:center;border-radius:4px;padding:0 2px;font-size:13px}
 .m.sent{color:#1b6e34}.m.pending{color:#6b4e00;background:#fdf1c7}.m.changed{color:#5b2a86;background:#efe4fa}
 .m.failed{color:#fff;background:#b3261e}.m.approved{color:#0b5563;background:#d9f1f5}.m.moved{color:#8a3b00;background:#ffe3cc}
 td details.why{display:inline-block;margin:0;white-space:normal}

@@ -45,29 +45,32 @@ interface ItemState {
   changed: boolean;
 }
 
-/** Where each grade stands with Data Sync (`column:user`): scores compared with what was last sent. */
+/** The last successful send of the same score (the value the SIS holds), joined to an item `i`. */
+const LAST_SENT = `(select max(y.id) from exchange_sends y where y.column_id = i.column_id and y.user_id = i.user_id and y.kind = 'score' and y.status = 'sent')`;
+
+/** Where these learners' grades stand with Data Sync (`column:user`), scores compared with what was last sent. */
 async function syncStates(
   deps: AppDeps,
   connectionId: number,
-  s: PageSession,
+  courseId: number,
+  userIds: number[],
+  columnId?: number,
 ): Promise<Map<string, ItemState>> {
   const db = deps.db;
+  const out = new Map<string, ItemState>();
+  if (userIds.length === 0) return out;
   const rows = await db('exchange_items as i')
     .leftJoin('submissions as s', function () {
       this.on('s.column_id', 'i.column_id').andOn('s.user_id', 'i.user_id');
     })
     .leftJoin('exchange_sends as x', function () {
-      this.on(
-        'x.id',
-        db.raw(
-          `(select max(y.id) from exchange_sends y where y.column_id = i.column_id and y.user_id = i.user_id and y.kind = 'score' and y.status = 'sent')`,
-        ),
-      );
+      this.on('x.id', db.raw(LAST_SENT));
     })
-    .where({ 'i.connection_id': connectionId, 'i.course_id': s.courseId })
+    .where({ 'i.connection_id': connectionId, 'i.course_id': courseId })
     .whereIn('i.kind', ['score', 'summary'])
+    .whereIn('i.user_id', userIds)
     .modify((q) => {
-      if (!s.staff) q.whereIn('i.user_id', s.visibleUserIds);
+      if (columnId !== undefined) q.where('i.column_id', columnId);
     })
     .select(
       'i.column_id',
@@ -82,7 +85,6 @@ async function syncStates(
       'x.score as sent_score',
       'x.grade as sent_grade',
     );
-  const out = new Map<string, ItemState>();
   const rank = (status: string) => (status === 'failed' ? 2 : status === 'pending' ? 1 : 0);
   for (const r of rows) {
     const key = `${r.column_id}:${r.user_id}`;
@@ -102,6 +104,42 @@ async function syncStates(
     if (!prev || rank(state.status) > rank(prev.status)) out.set(key, state);
   }
   return out;
+}
+
+/**
+ * The learners with a grade Data Sync refused, or a score changed since it
+ * was sent, over the whole course: one query that answers only their ids
+ * (scores compared to a millionth, as a float column keeps them).
+ */
+async function syncAttention(
+  deps: AppDeps,
+  connectionId: number,
+  courseId: number,
+): Promise<Set<number>> {
+  const db = deps.db;
+  const rows = await db('exchange_items as i')
+    .leftJoin('submissions as s', function () {
+      this.on('s.column_id', 'i.column_id').andOn('s.user_id', 'i.user_id');
+    })
+    .leftJoin('exchange_sends as x', function () {
+      this.on('x.id', db.raw(LAST_SENT));
+    })
+    .where({ 'i.connection_id': connectionId, 'i.course_id': courseId })
+    .whereIn('i.kind', ['score', 'summary'])
+    .where((q) =>
+      q.where('i.status', 'failed').orWhere((changed) =>
+        changed
+          .where({ 'i.kind': 'score', 'i.status': 'sent' })
+          .whereNotNull('x.id')
+          .whereRaw(
+            `(case when x.score is null or s.score is null then (case when x.score is null then 1 else 0 end) <> (case when s.score is null then 1 else 0 end)
+                   else abs(x.score - s.score) > 0.000001 * (case when abs(s.score) > 1 then abs(s.score) else 1 end) end
+              or coalesce(x.grade, '') <> coalesce(s.grade, ''))`,
+          ),
+      ),
+    )
+    .distinct('i.user_id');
+  return new Set(rows.map((r) => Number(r.user_id)));
 }
 
 /** The marks of one grade. */
@@ -209,35 +247,32 @@ export async function coursePageData(
   );
 
   const conn = await deps.exchange.connection(db, s.tenantId);
-  const items = conn ? await syncStates(deps, conn.id, s) : new Map<string, ItemState>();
   const finals: CourseFinalGrades | null = s.staff ? await courseFinalGrades(deps, s) : null;
   const status = finals?.review.status ?? null;
   const approvalRequired = status?.approvalMode === 'required';
-  const finalColumnId = status?.finalColumn?.id ?? null;
+  const finalColumn = columns.find((c) => c.id === status?.finalColumn?.id) ?? null;
   const finalByUser = new Map((status?.learners ?? []).map((l) => [l.userId, l]));
-  const columnIds = new Set(columns.map((c) => c.id));
-
-  const marks = new Map<string, CellMark[]>();
-  const attention = new Set<number>();
-  const keys = new Set([
-    ...items.keys(),
-    ...(finalColumnId !== null && columnIds.has(finalColumnId)
-      ? [...finalByUser.keys()].map((u) => `${finalColumnId}:${u}`)
-      : []),
-  ]);
-  for (const key of keys) {
-    const [columnId, userId] = key.split(':').map(Number) as [number, number];
-    if (!columnIds.has(columnId)) continue;
-    const m = marksOf(
-      items.get(key),
-      columnId === finalColumnId ? finalByUser.get(userId) : undefined,
-      approvalRequired,
-    );
-    if (m.length === 0) continue;
-    marks.set(key, m);
-    if (needsAttention(m)) attention.add(userId);
-  }
   const tracked = !!conn || approvalRequired;
+
+  // Who needs attention, over the whole course (staff): refused or changed grades, and final grades.
+  const attention =
+    conn && s.staff ? await syncAttention(deps, conn.id, s.courseId) : new Set<number>();
+  if (finalColumn && s.staff) {
+    const finalItems = conn
+      ? await syncStates(
+          deps,
+          conn.id,
+          s.courseId,
+          [...finalByUser.keys()].filter((u) => !attention.has(u)),
+          finalColumn.id,
+        )
+      : new Map<string, ItemState>();
+    for (const [userId, l] of finalByUser)
+      if (
+        needsAttention(marksOf(finalItems.get(`${finalColumn.id}:${userId}`), l, approvalRequired))
+      )
+        attention.add(userId);
+  }
 
   const q = folded(list.q.trim());
   const matching = everyone.filter(
@@ -249,6 +284,21 @@ export async function coursePageData(
   const page = Math.min(Math.max(1, list.page), pages);
   const shown = matching.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
   const shownIds = shown.map((l) => l.id);
+
+  const items = conn
+    ? await syncStates(deps, conn.id, s.courseId, shownIds)
+    : new Map<string, ItemState>();
+  const shownMarks = new Map<string, CellMark[]>();
+  for (const id of shownIds)
+    for (const c of columns) {
+      const key = `${c.id}:${id}`;
+      const m = marksOf(
+        items.get(key),
+        c.id === finalColumn?.id ? finalByUser.get(id) : undefined,
+        approvalRequired,
+      );
+      if (m.length) shownMarks.set(key, m);
+    }
 
   const grades = new Map<string, GradeCell>();
   if (shownIds.length)
@@ -293,12 +343,6 @@ export async function coursePageData(
   const summary = parseJson<Record<string, unknown>>(head.last_pull_summary);
   const error = typeof summary?.error === 'string' ? summary.error : null;
   const waiting = await approverWaiting(deps, s);
-  const shownMarks = new Map<string, CellMark[]>();
-  for (const id of shownIds)
-    for (const c of columns) {
-      const m = marks.get(`${c.id}:${id}`);
-      if (m) shownMarks.set(`${c.id}:${id}`, m);
-    }
   const legend: MarkKind[] = [
     ...(conn ? (['sent', 'pending', 'changed', 'failed'] as const) : []),
     ...(approvalRequired ? (['approved', 'moved'] as const) : []),

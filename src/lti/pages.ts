@@ -261,18 +261,13 @@ const MARKS: Record<MarkKind, { symbol: string; label: string; legend: string }>
   },
 };
 
-function markHtml(m: CellMark): Html {
+/** A grade's mark, on one line (a page has thousands): a symbol with its words for screen readers; "not sent" opens to say why. */
+function markHtml(m: CellMark): string {
   const k = MARKS[m.kind];
   if (m.kind !== 'failed')
-    return html`<span class="m ${m.kind}" role="img" aria-label="${k.label}">${k.symbol}</span>`;
-  return html`<details class="why">
-    <summary>
-      <span class="m failed" role="img" aria-label="not sent, why">${k.symbol}</span>
-    </summary>
-    <span class="reason"
-      >${m.reason ?? 'Not sent.'}${m.code ? html` <span class="muted">(${m.code})</span>` : ''}</span
-    >
-  </details>`;
+    return `<i class="m ${m.kind}" role="img" aria-label="${k.label}">${k.symbol}</i>`;
+  const code = m.code ? ` <span class="muted">(${escapeHtml(m.code)})</span>` : '';
+  return `<details class="why"><summary><i class="m failed" role="img" aria-label="not sent, why">${k.symbol}</i></summary><span class="reason">${escapeHtml(m.reason ?? 'Not sent.')}${code}</span></details>`;
 }
 
 /** The legend of the marks a page can show. */
@@ -511,9 +506,9 @@ function gradeGrid(d: CoursePageData): Html {
     const cells = d.columns.map((c) => {
       const key = `${c.id}:${learner.id}`;
       const marks = d.marks.get(key);
-      return `<td class="num"><a href="app/grade?column=${c.id}&amp;user=${learner.id}">${escapeHtml(
+      return `<td><a href="app/grade?column=${c.id}&amp;user=${learner.id}">${escapeHtml(
         cellText(d.grades.get(key)),
-      )}</a>${marks ? marks.map((m) => markHtml(m).value).join('') : ''}</td>`;
+      )}</a>${marks ? marks.map(markHtml).join('') : ''}</td>`;
     });
     return new Html(`<tr><th scope="row">${escapeHtml(learner.name)}</th>${cells.join('')}</tr>`);
   });

@@ -129,10 +129,10 @@ describe('course page: final grades to the SIS and each grade’s sync state', f
     expect(page.text).to.include('Final grades to the SIS (Data Sync)');
     expect(page.text).to.include('Send final grades');
     expect(page.text).to.match(/Last exchange:\s*<strong class="ok"\s*>completed<\/strong/);
-    expect(page.text).to.match(/class="m sent" role="img" aria-label="sent">✓/);
+    expect(page.text).to.match(/<i class="m sent" role="img" aria-label="sent">✓<\/i>/);
     // A refusal shows its reason in the grade's cell (a disclosure a keyboard or a finger opens).
     expect(page.text).to.match(
-      /<summary>\s*<span class="m failed" role="img" aria-label="not sent, why">✗<\/span>\s*<\/summary>\s*<span class="reason"\s*>The SIS has no enrollment for this learner in this course\. <span class="muted">\(student_not_enrolled\)/,
+      /<summary><i class="m failed" role="img" aria-label="not sent, why">✗<\/i><\/summary><span class="reason">The SIS has no enrollment for this learner in this course\. <span class="muted">\(student_not_enrolled\)/,
     );
     // Two assignments and the final grade for two learners sent; the refused learner's three failed.
     expect(page.text.match(/class="m sent" role="img"/g)).to.have.length(6);
