@@ -3,6 +3,7 @@ import { ltiCleanupJob, ltiCleanupSchedule, pullJob, scoreJob } from './lti/jobs
 import { exportCleanupJob, exportCleanupSchedule, exportJob } from './progress/exports.js';
 import type { Config } from '../config/index.js';
 import { webhookEventJob } from './webhooks/events.js';
+import { secretCleanupJob, secretCleanupSchedule } from './webhooks/rotate-secret.js';
 import { discoverJob, exchangeJob, pollJob, pollSchedule, requestJob } from './exchange/jobs.js';
 import { reconcileAllJob, reconcileSchedule, reconcileTenantJob } from './reconcile/service.js';
 import { JobWorker, type JobDefinition, type RecurringJob } from './jobs/worker.js';
@@ -24,6 +25,7 @@ export function jobDefinitions(): JobDefinition[] {
     pollJob,
     requestJob,
     webhookEventJob,
+    secretCleanupJob,
     reconcileAllJob,
     reconcileTenantJob,
   ];
@@ -35,6 +37,7 @@ export function recurringJobs(config: Config): RecurringJob[] {
   return [
     exportCleanupSchedule,
     ltiCleanupSchedule,
+    secretCleanupSchedule,
     ...(poll ? [poll] : []),
     ...(reconcile ? [reconcile] : []),
   ];

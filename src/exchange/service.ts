@@ -22,6 +22,9 @@ export interface ConnectionRow {
   rate_per_second: number;
   concurrency: number;
   notice_secret: string;
+  /** During a rotation's overlap: the previous notice secret (sealed) and until when it is accepted. */
+  previous_notice_secret?: string | null;
+  previous_notice_secret_until?: string | null;
   last_polled_at: string | null;
   updated_at: string;
 }

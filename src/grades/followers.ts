@@ -12,6 +12,12 @@ export interface GradeChange {
   source: GradeSource;
   score: number | null;
   grade: string | null;
+  /**
+   * A late version: its source made the change before the grade the
+   * submission holds was given, so it is in the history but is not the
+   * current grade (the submission kept its newer one).
+   */
+  superseded: boolean;
 }
 
 /** The changes one flush of a GradeBatch recorded, in the order they were recorded. */
@@ -43,6 +49,21 @@ export function registerGradeFollowers(list: readonly GradeFollower[]): void {
   if (registered) return;
   followers.push(...list);
   registered = true;
+}
+
+/**
+ * A follower that sees only the changes that became the current grade: a
+ * late version (`superseded`) is history, not a grade to act on, so such a
+ * follower (LMS passback, the approval state) never sees it.
+ */
+export function currentGradesOnly(follower: GradeFollower): GradeFollower {
+  return {
+    name: follower.name,
+    follow: async (trx, batch) => {
+      const changes = batch.changes.filter((c) => !c.superseded);
+      if (changes.length > 0) await follower.follow(trx, { ...batch, changes });
+    },
+  };
 }
 
 /** Hands a batch of recorded changes to every follower, in the order they were registered. */

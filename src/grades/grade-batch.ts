@@ -1,6 +1,6 @@
 import type { Trx } from '../db/knex.js';
 import { dbClient } from '../db/knex.js';
-import { toBool } from '../db/time.js';
+import { toBool, toIso } from '../db/time.js';
 import { followGradeChanges } from './followers.js';
 import {
   inList,
@@ -21,6 +21,12 @@ export interface CurrentGrade {
   score: number | null;
   grade: string | null;
   gradedAt: string | null;
+  /**
+   * When the change that made this grade happened at its source: an event's
+   * own time for a write recorded as of it, else the time it was recorded.
+   * Null for a grade stored before this was kept (its gradedAt stands in).
+   */
+  changedAt: string | null;
   graderId: number | null;
   workflowState: string;
   excused: boolean;
@@ -52,9 +58,19 @@ export interface GradebookChange {
   user: string;
 }
 
+/**
+ * What recording a grade did: it became the current grade, it is `late` (a
+ * version only: the current grade was changed after the time it is as of),
+ * or it was `unchanged` (equal to the current grade: nothing recorded).
+ */
+export type RecordOutcome = 'current' | 'late' | 'unchanged';
+
 interface Pending {
   write: GradeWrite;
+  /** The version's values; for a late write, not the submission's. */
   state: CurrentGrade;
+  /** A late write: appended to the history, the submission keeps its newer grade. */
+  superseded: boolean;
 }
 
 const key = (columnId: number, userId: number) => `${columnId}:${userId}`;
@@ -69,6 +85,7 @@ const STATE_COLUMNS = [
   'excused',
   'late',
   'missing',
+  'changed_at',
   'updated_at',
 ];
 
@@ -85,9 +102,10 @@ function sameScore(a: number | null, b: number | null): boolean {
 
 /**
  * One unit of grade writing. Callers load the submissions they will touch,
- * record grades (a grade equal to the current one records nothing), and flush
- * once: submissions are upserted and versions appended in a few bulk
- * statements, inside the caller's transaction.
+ * record grades (a grade equal to the current one records nothing; a grade
+ * as of a time older than the current one's change is a late version only,
+ * see recordAsOf), and flush once: submissions are upserted and versions
+ * appended in a few bulk statements, inside the caller's transaction.
  */
 export class GradeBatch {
   private readonly current = new Map<string, CurrentGrade>();
@@ -119,6 +137,7 @@ export class GradeBatch {
       score: number | null;
       grade: string | null;
       graded_at: string | null;
+      changed_at: string | null;
       grader_id: number | null;
       workflow_state: string;
       excused: unknown;
@@ -126,7 +145,7 @@ export class GradeBatch {
       missing: unknown;
     }>(
       this.trx,
-      `select id, column_id, user_id, score, grade, graded_at, grader_id, workflow_state, excused, late, missing
+      `select id, column_id, user_id, score, grade, graded_at, changed_at, grader_id, workflow_state, excused, late, missing
          from submissions
         where tenant_id = ? and column_id ${inList(this.trx, 'int')} and user_id ${inList(this.trx, 'int')}`,
       [this.tenantId, listParam(this.trx, columnIds), listParam(this.trx, userIds)],
@@ -139,6 +158,7 @@ export class GradeBatch {
         score: row.score,
         grade: row.grade,
         gradedAt: row.graded_at,
+        changedAt: toIso(row.changed_at),
         graderId: row.grader_id,
         workflowState: row.workflow_state,
         excused: toBool(row.excused),
@@ -161,6 +181,26 @@ export class GradeBatch {
 
   /** Records a grade; returns false (and records nothing) when it equals the current one. */
   record(write: GradeWrite, change: GradebookChange): boolean {
+    return this.apply(write, null, change) !== 'unchanged';
+  }
+
+  /**
+   * Records a grade as of the time its source made the change (`asOf`, an
+   * ISO instant: an event's own time). When the submission's current grade
+   * was changed later than that, the write is late: it is appended to the
+   * history as a version (with its own values and graded_at) and handed to
+   * the followers marked `superseded`, but the submission keeps its newer
+   * grade, and nothing is compared with it. Otherwise it is recorded as
+   * `record` does. Writes without a time of their own (Journey, AGS pulls)
+   * use `record`: they take effect in the order they arrive.
+   */
+  recordAsOf(write: GradeWrite, asOf: string, change: GradebookChange): RecordOutcome {
+    const ms = Date.parse(asOf);
+    if (!Number.isFinite(ms)) throw new Error(`recordAsOf: "${asOf}" is not a time`);
+    return this.apply(write, new Date(ms).toISOString(), change);
+  }
+
+  private apply(write: GradeWrite, asOf: string | null, change: GradebookChange): RecordOutcome {
     const k = key(write.columnId, write.userId);
     const before = this.current.get(k);
     if (!before) throw new Error(`grade ${k} was not loaded before it was recorded`);
@@ -170,6 +210,24 @@ export class GradeBatch {
     const workflowState =
       write.workflowState ??
       (write.score === null && write.grade === null ? before.workflowState : 'graded');
+    const state: CurrentGrade = {
+      submissionId: before.submissionId,
+      score: write.score,
+      grade: write.grade,
+      gradedAt: write.gradedAt,
+      changedAt: asOf ?? this.now,
+      graderId: write.graderId,
+      workflowState,
+      excused,
+      late,
+      missing,
+    };
+    const standing = before.changedAt ?? before.gradedAt;
+    if (asOf !== null && standing !== null && Date.parse(asOf) < Date.parse(standing)) {
+      this.pending.push({ write, state, superseded: true });
+      this.touch(write.courseId, change);
+      return 'late';
+    }
     if (
       sameScore(before.score, write.score) &&
       before.grade === write.grade &&
@@ -178,23 +236,12 @@ export class GradeBatch {
       before.missing === missing &&
       before.workflowState === workflowState
     ) {
-      return false;
+      return 'unchanged';
     }
-    const state: CurrentGrade = {
-      submissionId: before.submissionId,
-      score: write.score,
-      grade: write.grade,
-      gradedAt: write.gradedAt,
-      graderId: write.graderId,
-      workflowState,
-      excused,
-      late,
-      missing,
-    };
     this.current.set(k, state);
-    this.pending.push({ write, state });
+    this.pending.push({ write, state, superseded: false });
     this.touch(write.courseId, change);
-    return true;
+    return 'current';
   }
 
   get size(): number {
@@ -221,6 +268,7 @@ export class GradeBatch {
       score: state.score,
       grade: state.grade,
       graded_at: state.gradedAt,
+      changed_at: state.changedAt,
       grader_id: state.graderId,
       workflow_state: state.workflowState,
       excused: state.excused,
@@ -272,14 +320,20 @@ export class GradeBatch {
     const trx = this.trx;
     const pending = this.pending.splice(0);
     if (pending.length > 0) {
-      // Final state per submission, in order of first appearance.
+      // Final state per submission, in order of first appearance; a late
+      // write leaves its submission as it is.
       const finals = new Map<string, Pending>();
-      for (const p of pending) finals.set(key(p.write.columnId, p.write.userId), p);
-      const submissionIds = await this.writeSubmissions([...finals.values()]);
+      for (const p of pending)
+        if (!p.superseded) finals.set(key(p.write.columnId, p.write.userId), p);
+      const submissionIds =
+        finals.size > 0
+          ? await this.writeSubmissions([...finals.values()])
+          : new Map<string, number>();
       const versions = pending.map(({ write, state }) => {
         const k = key(write.columnId, write.userId);
-        const submissionId = submissionIds.get(k)!;
         const cur = this.current.get(k);
+        // A late write's submission exists: the newer grade it lost to is stored.
+        const submissionId = submissionIds.get(k) ?? cur?.submissionId ?? state.submissionId!;
         if (cur && cur.submissionId === null) cur.submissionId = submissionId;
         return {
           tenant_id: this.tenantId,
@@ -306,7 +360,7 @@ export class GradeBatch {
       await followGradeChanges(trx, {
         tenantId: this.tenantId,
         now: this.now,
-        changes: pending.map(({ write, state }) => ({
+        changes: pending.map(({ write, state, superseded }) => ({
           courseId: write.courseId,
           columnId: write.columnId,
           userId: write.userId,
@@ -315,6 +369,7 @@ export class GradeBatch {
           source: write.source,
           score: state.score,
           grade: state.grade,
+          superseded,
         })),
       });
     }
@@ -336,6 +391,7 @@ function emptyGrade(): CurrentGrade {
     score: null,
     grade: null,
     gradedAt: null,
+    changedAt: null,
     graderId: null,
     workflowState: 'unsubmitted',
     excused: false,

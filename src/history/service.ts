@@ -258,9 +258,14 @@ export async function daySubmissions(
       .offset(page.offset)) as Array<{ id: number }>
   ).map((r) => r.id);
   if (submissions.length === 0) return { total: Number(n), items: [] };
+  // In the order the grades were given: a late event (recorded after a newer
+  // grade, see GradeBatch.recordAsOf) takes its place by its own time.
   const rows = (await versionRows(db)
     .whereIn('v.submission_id', submissions)
-    .orderBy('v.id', 'asc')) as VersionRow[];
+    .orderBy([
+      { column: 'v.graded_at', order: 'asc' },
+      { column: 'v.id', order: 'asc' },
+    ])) as VersionRow[];
   const bySubmission = groupBy(rows, (r) => r.submission_id);
   const items = submissions.map((submissionId) => ({
     submission_id: submissionId,

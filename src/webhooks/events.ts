@@ -8,6 +8,7 @@ import { registerExchange } from '../exchange/register-exchange.js';
 import { enqueue } from '../jobs/queue.js';
 import { isWellFormed } from '../db/text.js';
 import { PermanentFailure, type JobDefinition } from '../jobs/worker.js';
+import { caliperEvent, fromCaliper } from './caliper.js';
 import { applyIncomingGrade, type ApplyResult } from './grades.js';
 
 /** An id gradebridge can keep and look up: no control character (NUL among them), no lone surrogate. */
@@ -51,6 +52,8 @@ export const canvasEvent = z.object({
   body: z.record(z.string(), z.unknown()),
 });
 
+export type CanvasEvent = z.infer<typeof canvasEvent>;
+
 const score = z.number().finite().nullable();
 
 /** gradebridge's own grade webhook, for senders that are neither Canvas nor Data Sync. */
@@ -72,7 +75,7 @@ export const gradeWebhook = z.object({
 });
 
 /** The event id Canvas gives, else a digest of what identifies the event (name, time, submission, values). */
-export function canvasEventId(e: z.infer<typeof canvasEvent>): string {
+export function canvasEventId(e: CanvasEvent): string {
   if (e.metadata.event_id) return e.metadata.event_id;
   return createHash('sha256')
     .update(JSON.stringify([e.metadata.event_name, e.metadata.event_time ?? null, e.body]))
@@ -119,6 +122,29 @@ const toNumber = (v: unknown): number | null => {
 };
 const toText = (v: unknown): string | null =>
   v === null || v === undefined || v === '' ? null : String(v);
+/** A time the sender gave, as gradebridge stores times (ISO-8601 UTC); null when absent or not a time. */
+const toTime = (v: unknown): string | null => {
+  if (typeof v !== 'string' || v === '') return null;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+};
+const toFlag = (v: unknown): boolean | undefined =>
+  v === true || v === 'true' ? true : v === false || v === 'false' ? false : undefined;
+
+/**
+ * Whether a Canvas event says the submission is excused: its `excused` flag
+ * when it carries one, the grade `EX` Canvas shows for an excused submission,
+ * or a `workflow_state` of `excused`; a score or grade given otherwise ends
+ * an excuse (Canvas clears it when a grade is entered). Undefined: keep what
+ * is recorded.
+ */
+function canvasExcused(b: Record<string, unknown>): boolean | undefined {
+  const flag = toFlag(b.excused);
+  if (flag !== undefined) return flag;
+  if (toText(b.grade)?.toUpperCase() === 'EX' || b.workflow_state === 'excused') return true;
+  if (toNumber(b.score) !== null || toText(b.grade) !== null) return false;
+  return undefined;
+}
 
 async function finish(
   trx: Executor,
@@ -134,7 +160,7 @@ async function finish(
 async function applyCanvas(
   trx: Trx,
   row: { tenant_id: number; sender: string; event_id: string },
-  e: z.infer<typeof canvasEvent>,
+  e: CanvasEvent,
   now: string,
 ): Promise<ApplyResult> {
   const system = `canvas:${e.metadata.root_account_uuid ?? row.sender}`;
@@ -145,6 +171,8 @@ async function applyCanvas(
   if (e.metadata.context_type && e.metadata.context_type !== 'Course')
     return { status: 'ignored', reason: `context ${e.metadata.context_type} is not a course` };
   const userExternal = toText(b.student_id ?? b.user_id);
+  const excused = canvasExcused(b);
+  const eventTime = toTime(e.metadata.event_time);
   return applyIncomingGrade(
     trx,
     row.tenant_id,
@@ -152,7 +180,7 @@ async function applyCanvas(
       courseBatchUid: toText(e.metadata.context_sis_source_id),
       course: e.metadata.context_id ? { system, id: String(e.metadata.context_id) } : null,
       column: {
-        name: name === 'grade_change' ? toText(b.assignment_name) : null,
+        name: toText(b.assignment_name),
         pointsPossible: toNumber(b.points_possible),
         external: b.assignment_id ? { system, id: String(b.assignment_id) } : null,
       },
@@ -160,9 +188,13 @@ async function applyCanvas(
         batchUid: toText(b.student_sis_id),
         external: userExternal ? { system, id: userExternal } : null,
       },
-      score: toNumber(b.score),
-      grade: toText(b.grade),
-      gradedAt: toText(b.graded_at) ?? e.metadata.event_time ?? now,
+      // Excused: no score and no grade, as Canvas keeps an excused submission.
+      score: excused ? null : toNumber(b.score),
+      grade: excused ? null : toText(b.grade),
+      excused,
+      gradedAt: toTime(b.graded_at) ?? eventTime ?? now,
+      // Ordered by when Canvas made the change: the event's time, else the submission's.
+      asOf: eventTime ?? toTime(b.updated_at) ?? toTime(b.graded_at),
       ...(name === 'submission_updated'
         ? {
             late: b.late === undefined ? undefined : !!b.late,
@@ -170,12 +202,20 @@ async function applyCanvas(
             workflowState: toText(b.workflow_state) ?? undefined,
           }
         : {}),
+      ...(excused && name !== 'submission_updated' ? { workflowState: 'graded' } : {}),
       source: 'live_event',
       idempotencyKey: `${row.sender}:${row.event_id}`,
       changeUser: 'Canvas',
     },
     now,
   );
+}
+
+/** A recorded Canvas event in Canvas's own format; one recorded in the Caliper format is read as the same. */
+function storedCanvasEvent(payload: unknown): CanvasEvent {
+  if (typeof payload === 'object' && payload !== null && 'metadata' in payload)
+    return canvasEvent.parse(payload);
+  return canvasEvent.parse(fromCaliper(caliperEvent.parse(payload)));
 }
 
 /** Processes one recorded event: a Data Sync notice starts the exchange; a grade event becomes a version. */
@@ -197,7 +237,7 @@ export const webhookEventJob: JobDefinition = {
     await inTransaction(deps.db, async (trx) => {
       const now = isoNow(deps.clock);
       let result: ApplyResult;
-      if (kind === 'canvas') result = await applyCanvas(trx, row, canvasEvent.parse(payload), now);
+      if (kind === 'canvas') result = await applyCanvas(trx, row, storedCanvasEvent(payload), now);
       else if (kind === 'hmac') {
         const e = gradeWebhook.parse(payload);
         result = await applyIncomingGrade(
@@ -209,7 +249,8 @@ export const webhookEventJob: JobDefinition = {
             user: { batchUid: e.data.user },
             score: e.data.score,
             grade: e.data.grade ?? null,
-            gradedAt: e.occurred_at ? new Date(e.occurred_at).toISOString() : now,
+            gradedAt: toTime(e.occurred_at) ?? now,
+            asOf: toTime(e.occurred_at),
             late: e.data.late,
             missing: e.data.missing,
             excused: e.data.excused,

@@ -1,5 +1,6 @@
 import type { Trx } from '../db/knex.js';
 import { lockCourses } from '../db/locks.js';
+import { toBool } from '../db/time.js';
 import {
   ensureEnrollments,
   ensureUsersByBatchUid,
@@ -31,6 +32,12 @@ export interface IncomingGrade {
   score: number | null;
   grade?: string | null;
   gradedAt: string;
+  /**
+   * When the sender made the change (the event's own time). A grade changed
+   * after it is not replaced: the event is kept as a late version. Without
+   * it, events take effect in the order they arrive.
+   */
+  asOf?: string | null;
   late?: boolean;
   missing?: boolean;
   excused?: boolean;
@@ -41,7 +48,13 @@ export interface IncomingGrade {
 }
 
 export type ApplyResult =
-  | { status: 'recorded' | 'unchanged'; courseId: number; columnId: number; userId: number }
+  | {
+      /** recorded: the current grade; late: a version only (a newer grade stands); unchanged: nothing. */
+      status: 'recorded' | 'late' | 'unchanged';
+      courseId: number;
+      columnId: number;
+      userId: number;
+    }
   | { status: 'ignored'; reason: string };
 
 const ignored = (reason: string): ApplyResult => ({ status: 'ignored', reason });
@@ -49,7 +62,9 @@ const ignored = (reason: string): ApplyResult => ({ status: 'ignored', reason })
 /**
  * Records one incoming grade as a version (when it differs from the current
  * one), recomputing the calculated columns that read it, in the caller's
- * transaction. What cannot be resolved (an unknown course or person, a
+ * transaction. A grade as of a time older than the current grade's change is
+ * a late version: in the history, but the current grade (and so the columns
+ * calculated from it) stays. What cannot be resolved (an unknown course or person, a
  * calculated or locked column) is reported as ignored, and nothing is written.
  */
 export async function applyIncomingGrade(
@@ -69,16 +84,29 @@ export async function applyIncomingGrade(
       locked = found.isLocked;
     }
   }
-  if (courseId === null && g.course) {
-    const row = await trx('external_ids')
-      .where({
-        tenant_id: tenantId,
-        kind: 'course',
-        system: g.course.system,
-        external_id: g.course.id,
-      })
-      .first('local_id');
-    if (row) courseId = row.local_id as number;
+  if (g.course) {
+    const link = {
+      tenant_id: tenantId,
+      kind: 'course',
+      system: g.course.system,
+      external_id: g.course.id,
+    };
+    if (courseId === null) {
+      const row = await trx('external_ids')
+        .join('gradebooks', 'gradebooks.course_id', 'external_ids.local_id')
+        .where(Object.fromEntries(Object.entries(link).map(([k, v]) => [`external_ids.${k}`, v])))
+        .first('external_ids.local_id', 'gradebooks.is_locked');
+      if (row) {
+        courseId = row.local_id as number;
+        locked = toBool(row.is_locked);
+      }
+    } else {
+      // The sender's id for the course, remembered: Canvas's Caliper events name the course by it alone.
+      await trx('external_ids')
+        .insert({ ...link, local_id: courseId, created_at: now })
+        .onConflict(['tenant_id', 'kind', 'system', 'external_id'])
+        .merge(['local_id']);
+    }
   }
   if (courseId === null) return ignored('unknown course');
   if (locked) return ignored('the course gradebook is locked');
@@ -160,26 +188,28 @@ export async function applyIncomingGrade(
   const batch = new GradeBatch(trx, tenantId, now);
   await batch.load([{ columnId: column.id, userId }]);
   const change = { type: 'GradeChanged', user: g.changeUser };
-  const recorded = batch.record(
-    {
-      courseId,
-      columnId: column.id,
-      userId,
-      score: g.score,
-      grade,
-      pointsPossible: points,
-      gradedAt: g.gradedAt,
-      graderId: null,
-      source: g.source,
-      idempotencyKey: g.idempotencyKey,
-      workflowState: g.workflowState,
-      late: g.late,
-      missing: g.missing,
-      excused: g.excused,
-    },
-    change,
-  );
-  if (recorded) {
+  const write = {
+    courseId,
+    columnId: column.id,
+    userId,
+    score: g.score,
+    grade,
+    pointsPossible: points,
+    gradedAt: g.gradedAt,
+    graderId: null,
+    source: g.source,
+    idempotencyKey: g.idempotencyKey,
+    workflowState: g.workflowState,
+    late: g.late,
+    missing: g.missing,
+    excused: g.excused,
+  };
+  const outcome = g.asOf
+    ? batch.recordAsOf(write, g.asOf, change)
+    : batch.record(write, change)
+      ? 'current'
+      : 'unchanged';
+  if (outcome === 'current') {
     await recalculate(batch, columns, [column.id], [userId], {
       gradedAt: g.gradedAt,
       keyPrefix: `${g.idempotencyKey}:calc`,
@@ -187,5 +217,10 @@ export async function applyIncomingGrade(
     });
   }
   await batch.flush();
-  return { status: recorded ? 'recorded' : 'unchanged', courseId, columnId: column.id, userId };
+  return {
+    status: outcome === 'current' ? 'recorded' : outcome,
+    courseId,
+    columnId: column.id,
+    userId,
+  };
 }

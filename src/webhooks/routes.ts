@@ -11,6 +11,13 @@ import type { ApiDocs } from '../http/openapi.js';
 import { Surface, type AppContext } from '../http/surface.js';
 import { DB_INT_MAX, describeIssues, formatIssues, z as zod } from '../http/validation.js';
 import { canvasEvent, canvasEventId, dataSyncNotice, gradeWebhook, recordEvent } from './events.js';
+import {
+  caliperEnvelope,
+  caliperEventName,
+  caliperRootAccount,
+  isCaliperEnvelope,
+} from './caliper.js';
+import { acceptedSecrets, type SecretPair } from './rotate-secret.js';
 import { checkSignature } from './signature.js';
 
 const senderParams = zod.object({ sender: zod.coerce.number().int().positive().max(DB_INT_MAX) });
@@ -69,9 +76,10 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
     }
     return validate(value, schema);
   };
-  const verifyHmac = (ctx: AppContext, secret: string, raw: Buffer, header: string) => {
+  /** Checks the signature with each secret accepted now (the current one; the previous one during a rotation's overlap). */
+  const verifyHmac = (ctx: AppContext, pair: SecretPair, raw: Buffer, header: string) => {
     const result = checkSignature(
-      secret,
+      acceptedSecrets(deps.secrets, pair, deps.clock.now()),
       ctx.get(header) || undefined,
       raw,
       Math.floor(deps.clock.now() / 1000),
@@ -96,7 +104,7 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
     202: { description: 'Verified and recorded; processed by a job' },
     200: { description: 'A replay of an event already recorded; nothing more is done' },
     400: { description: 'Malformed event' },
-    401: { description: 'Bad or missing signature' },
+    401: { description: 'Bad or missing signature, or an unsigned event' },
     404: { description: 'Unknown sender' },
   };
 
@@ -113,7 +121,16 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const raw = await rawBody(ctx);
       const conn = await deps.exchange.connectionById(deps.db, params.sender);
       if (!conn) throw new AppError(404, 'not_found', 'No such Data Sync connection.');
-      verifyHmac(ctx, deps.exchange.noticeSecret(conn), raw, 'X-DataSync-Signature');
+      verifyHmac(
+        ctx,
+        {
+          secret: conn.notice_secret,
+          previous: conn.previous_notice_secret ?? null,
+          previousUntil: conn.previous_notice_secret_until ?? null,
+        },
+        raw,
+        'X-DataSync-Signature',
+      );
       const notice = parseJson(raw, dataSyncNotice);
       const recorded = await inTransaction(deps.db, (trx) =>
         recordEvent(
@@ -134,9 +151,9 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
     method: 'post',
     path: '/canvas/:sender',
     operationId: 'canvasLiveEvent',
-    summary: 'Canvas Live Events (grade_change, submission_updated)',
+    summary: 'Canvas Live Events (grade_change, submission_updated; Canvas or Caliper 1.1 format)',
     description:
-      "The body is the event as a JWT signed with RS256 by a key in the sender's JWKS (found by `kid`); its payload is `{metadata, body}`. Other algorithms are refused.",
+      "The body is the event as a JWT signed with RS256 by a key in the sender's JWKS (found by `kid`); its payload is Canvas's `{metadata, body}` or a Caliper 1.1 envelope `{sensor, sendTime, dataVersion, data: [GradeEvent]}`. Other algorithms are refused, and so are unsigned events (401 `unsigned`): anyone can post to this URL, and only Canvas's signature shows the event is Canvas's.",
     params: senderParams,
     responses,
     handler: async (ctx, { params }) => {
@@ -147,6 +164,12 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
         .first('id', 'tenant_id', 'jwks_url', 'issuer', 'account');
       if (!sender) throw new AppError(404, 'not_found', 'No such Canvas event sender.');
       const token = raw.toString('utf8').trim();
+      if (token.startsWith('{') || token.startsWith('['))
+        throw new AppError(
+          401,
+          'unsigned',
+          "Unsigned events are refused: turn on signing in Canvas's Live Events subscription, so the body is a JWT signed with a key of Canvas's keyset.",
+        );
       const decoded = jwt.decode(token, { complete: true });
       if (!decoded || typeof decoded.payload !== 'object')
         throw new BadRequestError('The body is not a signed JWT.', { code: 'malformed' });
@@ -185,20 +208,39 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
           `The event's signature was refused: ${(err as Error).message}.`,
         );
       }
-      const event = validate(decoded.payload, canvasEvent);
-      // Hosted Canvas signs every school's events with the same keys: the event must be this school's.
-      if (event.metadata.root_account_uuid !== sender.account)
-        throw new AppError(
+      const tenantId = sender.tenant_id as number;
+      const senderKey = `canvas:${String(sender.id)}`;
+      // Hosted Canvas signs every school's events with the same keys: each event must be this school's.
+      const wrongAccount = () =>
+        new AppError(
           403,
           'wrong_account',
           "The event comes from another Canvas account than this sender's.",
         );
+      if (isCaliperEnvelope(decoded.payload)) {
+        const envelope = validate(decoded.payload, caliperEnvelope);
+        if (envelope.data.some((e) => caliperRootAccount(e) !== sender.account))
+          throw wrongAccount();
+        const now = isoNow(deps.clock);
+        const recorded = await inTransaction(deps.db, async (trx) => {
+          const out: boolean[] = [];
+          for (const e of envelope.data)
+            out.push(
+              await recordEvent(trx, tenantId, senderKey, e.id, caliperEventName(e), e, now),
+            );
+          return out;
+        });
+        accepted(ctx, recorded.some(Boolean), envelope.data[0]!.id);
+        return;
+      }
+      const event = validate(decoded.payload, canvasEvent);
+      if (event.metadata.root_account_uuid !== sender.account) throw wrongAccount();
       const eventId = canvasEventId(event);
       const recorded = await inTransaction(deps.db, (trx) =>
         recordEvent(
           trx,
-          sender.tenant_id,
-          `canvas:${sender.id}`,
+          tenantId,
+          senderKey,
           eventId,
           event.metadata.event_name,
           event,
@@ -223,9 +265,18 @@ export function webhooksSurface(deps: AppDeps, docs: ApiDocs): Surface {
       const sender = await deps
         .db('webhook_senders')
         .where({ id: params.sender, kind: 'hmac' })
-        .first('id', 'tenant_id', 'secret');
+        .first('id', 'tenant_id', 'secret', 'previous_secret', 'previous_secret_until');
       if (!sender) throw new AppError(404, 'not_found', 'No such grade sender.');
-      verifyHmac(ctx, deps.secrets.open(sender.secret as string), raw, 'X-Gradebridge-Signature');
+      verifyHmac(
+        ctx,
+        {
+          secret: sender.secret as string | null,
+          previous: sender.previous_secret as string | null,
+          previousUntil: sender.previous_secret_until as string | null,
+        },
+        raw,
+        'X-Gradebridge-Signature',
+      );
       const event = parseJson(raw, gradeWebhook);
       const course = await deps
         .db('courses')

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretBox } from '../auth/secret-box.js';
 import type { Executor, Trx } from '../db/knex.js';
+import { toIso } from '../db/time.js';
 
 export interface SenderSummary {
   tenantId: number;
@@ -13,13 +14,16 @@ export interface SenderSummary {
   account?: string | null;
   /** The signing secret of an hmac sender, shown once when it is made. */
   secret?: string;
+  /** hmac: until when the previous secret is still accepted after a rotation (null: none is). */
+  previousSecretAcceptedUntil?: string | null;
 }
 
 /**
  * Registers a webhook sender for a tenant: `canvas` (Live Events, verified
  * against the sender's JWKS) or `hmac` (gradebridge's grade webhook, signed
  * with a secret made here and shown once). A second call with the same kind
- * and name updates a canvas sender and rotates an hmac sender's secret.
+ * and name updates a canvas sender and replaces an hmac sender's secret at
+ * once (`rotateSecret` keeps the previous one for an overlap).
  */
 export async function addSender(
   trx: Trx,
@@ -42,6 +46,8 @@ export async function addSender(
     jwks_url: input.kind === 'canvas' ? (input.jwksUrl ?? null) : null,
     issuer: input.kind === 'canvas' ? (input.issuer ?? null) : null,
     account: input.kind === 'canvas' ? (input.account ?? null) : null,
+    previous_secret: null,
+    previous_secret_until: null,
   };
   const [row] = await trx('webhook_senders')
     .insert({
@@ -89,6 +95,6 @@ function summary(publicUrl: string, r: Record<string, unknown>): SenderSummary {
           issuer: r.issuer as string | null,
           account: r.account as string | null,
         }
-      : {}),
+      : { previousSecretAcceptedUntil: toIso(r.previous_secret_until as string | null) }),
   };
 }

@@ -13,8 +13,12 @@ export function signBody(secret: string, body: string | Buffer, t: number): stri
 
 export type SignatureCheck = 'ok' | 'missing' | 'malformed' | 'stale' | 'mismatch';
 
+/**
+ * Checks a signature header against the body with each accepted secret (the
+ * current one, and the previous one while a rotation's overlap lasts).
+ */
 export function checkSignature(
-  secret: string,
+  secrets: string | readonly string[],
   header: string | undefined,
   body: Buffer,
   nowSeconds: number,
@@ -32,14 +36,16 @@ export function checkSignature(
   const macs = parts.get('v1') ?? [];
   if (!Number.isInteger(t) || macs.length === 0) return 'malformed';
   if (Math.abs(nowSeconds - t) > toleranceSeconds) return 'stale';
-  const expected = Buffer.from(
-    createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex'),
-    'utf8',
-  );
-  // Several v1 values are allowed while a secret is being rotated.
-  for (const mac of macs) {
-    const given = Buffer.from(mac, 'utf8');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return 'ok';
+  // Several v1 values are allowed: a sender rotating its secret may sign with both.
+  const given = macs.map((mac) => Buffer.from(mac, 'utf8'));
+  let ok = false;
+  for (const secret of typeof secrets === 'string' ? [secrets] : secrets) {
+    const expected = Buffer.from(
+      createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex'),
+      'utf8',
+    );
+    for (const mac of given)
+      if (mac.length === expected.length && timingSafeEqual(mac, expected)) ok = true;
   }
-  return 'mismatch';
+  return ok ? 'ok' : 'mismatch';
 }

@@ -26,6 +26,8 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
   let course: GradedCourse;
   const drain = () => createWorker(ctx.deps).drain();
   const now = () => Math.floor(Date.now() / 1000);
+  /** A time `seconds` from now: events are newer than the grades the fixtures wrote. */
+  const at = (seconds = 0) => new Date(Date.now() + seconds * 1000).toISOString();
   const grade = async (column: string, user: string) =>
     ctx
       .db('submissions as s')
@@ -66,7 +68,7 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
       );
     });
     const event = (id: string, data: Record<string, unknown>) =>
-      JSON.stringify({ id, type: 'grade.changed', occurred_at: '2026-11-20T10:00:00Z', data });
+      JSON.stringify({ id, type: 'grade.changed', occurred_at: at(), data });
     const post = (body: string, signature?: string) =>
       ctx.http
         .post(`/webhooks/grades/${sender.senderId}`)
@@ -219,7 +221,7 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
     ) => ({
       metadata: {
         event_name: 'grade_change',
-        event_time: '2026-11-21T09:00:00Z',
+        event_time: at(),
         event_id: eventId,
         context_type: 'Course',
         context_id: '4242',
@@ -269,7 +271,7 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
           grade: '6',
           late: true,
           workflow_state: 'graded',
-          graded_at: '2026-11-21T10:00:00Z',
+          graded_at: at(60),
         },
       });
       expect((await post(updated)).status).to.equal(202);
@@ -288,7 +290,9 @@ describe('webhooks: Data Sync notices, Canvas Live Events, signed grade webhooks
 
     it('records an event for an unknown course as ignored (Canvas expects a 2xx), writing no grade', async () => {
       const before = await versions();
-      expect((await post(sign(gradeChange('ce-3', {}, 'NO-SUCH-COURSE')))).status).to.equal(202);
+      const unknown = gradeChange('ce-3', {}, 'NO-SUCH-COURSE');
+      unknown.metadata.context_id = '9999';
+      expect((await post(sign(unknown))).status).to.equal(202);
       await drain();
       const row = await ctx
         .db('webhook_events')
