@@ -114,9 +114,11 @@ export const scoreJob: JobDefinition = {
               gradingProgress: 'FullyGraded',
             };
       const send = async () => {
-        const authorization = await deps.lti.engine.accessToken(issuer, context.client_id, [
-          AGS.score,
-        ]);
+        const authorization = await deps.lti.engine.accessToken(
+          issuer,
+          context.client_id,
+          tokenScopes,
+        );
         return fetch(serviceUrl(li.external_id, 'scores'), {
           method: 'POST',
           headers: {
@@ -128,6 +130,11 @@ export const scoreJob: JobDefinition = {
         });
       };
       const limiter = deps.lti.limiter(issuer);
+      // One token for the score and its read-back (a platform grants both scopes in one).
+      const canReadBack = String(context.ags_scopes ?? '')
+        .split(' ')
+        .includes(AGS.resultRead);
+      const tokenScopes = canReadBack ? [AGS.score, AGS.resultRead] : [AGS.score];
       /** The learner's result in the line item as the platform holds it, recorded. */
       const readBack = async (key: LmsGradeKey, platformUserId: string, points: number) => {
         const res = await limiter.schedule(async () =>
@@ -135,9 +142,11 @@ export const scoreJob: JobDefinition = {
             serviceUrl(key.lineItem, 'results', `user_id=${encodeURIComponent(platformUserId)}`),
             {
               headers: {
-                Authorization: await deps.lti.engine.accessToken(issuer, context.client_id, [
-                  AGS.resultRead,
-                ]),
+                Authorization: await deps.lti.engine.accessToken(
+                  issuer,
+                  context.client_id,
+                  tokenScopes,
+                ),
                 Accept: 'application/vnd.ims.lis.v2.resultcontainer+json',
               },
               signal: AbortSignal.timeout(15_000),
