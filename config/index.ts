@@ -99,8 +99,25 @@ export interface Config extends Settings {
   readonly sqliteFile: string;
   /** Base URL the service is reached at, used in links it prints or returns. */
   readonly publicUrl: string;
-  /** Whether LTI cookies are Secure (and SameSite=None, for LMS iframes): LTI_COOKIE_SECURE, else an https PUBLIC_URL. */
+  /**
+   * Whether LTI cookies are Secure (and SameSite=None, so they come back with
+   * a launch posted from an LMS on another site): LTI_COOKIE_SECURE, else an
+   * https or loopback (localhost, 127.0.0.1, [::1]) service URL, where
+   * browsers keep Secure cookies over plain http.
+   */
   readonly cookieSecure: boolean;
+}
+
+/** An https URL, or http on a loopback host: browsers treat both as secure contexts. */
+function isSecureContextUrl(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return (
+    protocol === 'https:' ||
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '[::1]' ||
+    /^127(\.\d{1,3}){3}$/.test(hostname)
+  );
 }
 
 export class ConfigError extends Error {
@@ -141,7 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     sqliteFile: path.join(dataDir, 'gradebridge.sqlite'),
     publicUrl,
-    cookieSecure: settings.LTI_COOKIE_SECURE ?? publicUrl.startsWith('https://'),
+    cookieSecure: settings.LTI_COOKIE_SECURE ?? isSecureContextUrl(publicUrl),
   };
   return Object.freeze(config);
 }

@@ -28,6 +28,17 @@ describe('configuration', () => {
     expect(config.sqliteFile).to.equal('/tmp/gb-x/gradebridge.sqlite');
   });
 
+  it('makes LTI cookies Secure (SameSite=None) on https and loopback addresses, unless told', () => {
+    const secure = (env: Record<string, string>) => loadConfig(env).cookieSecure;
+    expect(secure({})).to.equal(true); // http://localhost:3000
+    expect(secure({ PUBLIC_URL: 'https://grades.example.edu' })).to.equal(true);
+    expect(secure({ PUBLIC_URL: 'http://127.0.0.1:3000' })).to.equal(true);
+    expect(secure({ PUBLIC_URL: 'http://[::1]:3000' })).to.equal(true);
+    expect(secure({ PUBLIC_URL: 'http://grades.lan:3000' })).to.equal(false);
+    expect(secure({ HOST: '10.0.0.5' })).to.equal(false);
+    expect(secure({ LTI_COOKIE_SECURE: 'false' })).to.equal(false);
+  });
+
   it('names every bad setting and hides secrets', () => {
     try {
       loadConfig({

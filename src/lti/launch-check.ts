@@ -22,11 +22,16 @@ export const CLAIM = {
   roleScopeMentor: 'https://purl.imsglobal.org/spec/lti/claim/role_scope_mentor',
 } as const;
 
-/** A launch refused: `reason` is shown on the error page (it never holds secrets). */
+/**
+ * A launch refused: `reason` is shown on the error page (it never holds
+ * secrets). `restartable` when the browser kept no state for the tool (no
+ * cookie, no platform storage): the page offers to launch in a new window.
+ */
 export class LaunchError extends Error {
   constructor(
     readonly status: number,
     readonly reason: string,
+    readonly restartable = false,
   ) {
     super(reason);
   }
@@ -101,6 +106,7 @@ const obj = (v: unknown): Record<string, unknown> | null =>
 export async function checkLaunch(
   o: LaunchCheckOptions,
   body: Record<string, unknown>,
+  /** The issuer the login's state cookie carried, or the one the platform's storage confirmed the state for. */
   stateCookieIssuer: string | undefined,
 ): Promise<VerifiedLaunch> {
   const idToken = str(body.id_token);
@@ -130,6 +136,7 @@ export async function checkLaunch(
     throw new LaunchError(
       401,
       'The state cookie set at login is missing (the browser did not send it back).',
+      true,
     );
   }
   if (stateCookieIssuer !== login.issuer)

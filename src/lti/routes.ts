@@ -121,8 +121,12 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
       operationId: `ltiLogin${method === 'get' ? 'Get' : 'Post'}`,
       summary: 'OIDC login initiation (third-party initiated login)',
       description:
-        'iss, login_hint, target_link_uri, and optionally client_id, lti_message_hint, lti_deployment_id. Redirects to the platform with a state and a nonce bound to it.',
+        'iss, login_hint, target_link_uri, and optionally client_id, lti_message_hint, lti_deployment_id, lti_storage_target. Redirects to the platform with a state and a nonce bound to it; with lti_storage_target, a page first keeps them in the platform storage frame it names (LTI client-side postMessages).',
       responses: {
+        200: {
+          description:
+            "With lti_storage_target: a page that puts the state and nonce in the platform's storage, then goes on to the platform",
+        },
         302: { description: 'To the platform authorization endpoint' },
         400: { description: 'HTML error page' },
       },
@@ -135,9 +139,17 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     path: '/launch',
     operationId: 'ltiLaunch',
     summary: 'Launch (id_token form post): resource link and deep linking',
+    description:
+      "Without the login's state cookie, when the login kept its state in the platform's storage, the launch is answered with a page that reads the state back and posts the launch again with storage_state and a one-time storage_confirmation.",
     responses: {
+      200: {
+        description: "A page that confirms the state with the platform's storage (no state cookie)",
+      },
       303: { description: 'To the course page or the deep linking page' },
-      401: { description: 'HTML error page naming the problem' },
+      401: {
+        description:
+          'HTML error page naming the problem; "Open in a new window" when the browser kept no state',
+      },
     },
     handler: async (ctx) => {
       if ((await delegate(ctx)) === 'responded') return;

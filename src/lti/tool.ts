@@ -9,7 +9,22 @@ import { LtiEngine, ROUTES, type LtiRequest, type LtiResponse, type LtiNext } fr
 import { KeysetCache } from './keyset-cache.js';
 import { identifierProblem } from './claim-text.js';
 import { checkLaunch, LaunchError, type VerifiedLaunch } from './launch-check.js';
+import {
+  restartPage,
+  storageLaunchPage,
+  storageLoginPage,
+  type ScriptedPage,
+} from './login-pages.js';
 import { errorPage } from './pages.js';
+import {
+  awaitStorageCheck,
+  confirmFromStorage,
+  restartColumns,
+  restartUrl,
+  storageKeys,
+  storageTargetProblem,
+  type StorageCheck,
+} from './platform-storage.js';
 import { SessionTokens } from './session.js';
 
 export interface LtiToolOptions {
@@ -92,6 +107,30 @@ export class LtiTool {
     res.send(errorPage(status, reason, req.gradebridge?.requestId ?? '-'));
   }
 
+  /** A refused launch; when the browser kept nothing for the tool, the page offers to run the login again in a new window. */
+  private async refuseLaunch(
+    req: LtiRequest,
+    res: LtiResponse,
+    err: LaunchError,
+    state: string | undefined,
+  ): Promise<void> {
+    if (!err.restartable) return this.refuse(req, res, err.status, err.reason);
+    this.log(req).info({ reason: err.reason, status: err.status }, 'LTI launch refused');
+    const restart = await restartUrl(this.o.db, state);
+    res.status(err.status);
+    res.set('Content-Type', 'text/html; charset=utf-8');
+    res.send(restartPage(err.status, err.reason, req.gradebridge?.requestId ?? '-', restart));
+  }
+
+  /** A page with inline scripts (platform storage): its CSP, never cached (it holds the login's secrets). */
+  private sendScripted(res: LtiResponse, page: ScriptedPage): void {
+    res.status(200);
+    res.set('Content-Type', 'text/html; charset=utf-8');
+    res.set('Content-Security-Policy', page.contentSecurityPolicy);
+    res.set('Cache-Control', 'no-store');
+    res.send(page.body);
+  }
+
   /**
    * OIDC login initiation (third-party initiated login). ltijs makes its nonce
    * with Math.random and never stores it; here the nonce is 256 random bits
@@ -121,6 +160,12 @@ export class LtiTool {
         if (value !== undefined && identifierProblem(value, max) !== null)
           return this.refuse(req, res, 400, `The login request's ${name} is not valid.`);
       }
+      // The LMS page's platform storage frame: the state and nonce are kept there too.
+      const storageTarget = first(params.lti_storage_target);
+      const storageProblem =
+        storageTarget === undefined ? null : storageTargetProblem(storageTarget);
+      if (storageProblem)
+        return this.refuse(req, res, 400, `The login request's ${storageProblem}.`);
       let targetPath: string;
       try {
         targetPath = new URL(target).pathname;
@@ -168,6 +213,12 @@ export class LtiTool {
         target_link_uri: target,
         created_at: new Date(nowMs).toISOString(),
         expires_at: new Date(nowMs + ttl).toISOString(),
+        storage_target: storageTarget ?? null,
+        ...restartColumns({
+          loginHint,
+          messageHint: first(params.lti_message_hint),
+          deploymentId: first(params.lti_deployment_id),
+        }),
       });
       // The same signed cookie ltijs checks when it validates the launch.
       res.cookie(`state${state}`, iss, {
@@ -195,19 +246,57 @@ export class LtiTool {
       if (deploymentHint) query.set('lti_deployment_id', deploymentHint);
       const endpoint = new URL(platform.authenticationEndpoint);
       for (const [k, v] of query) endpoint.searchParams.set(k, v);
-      res.redirect(302, endpoint.toString());
+      if (!storageTarget) return res.redirect(302, endpoint.toString());
+      const keys = storageKeys(state, nonce);
+      this.sendScripted(
+        res,
+        storageLoginPage({
+          next: endpoint.toString(),
+          target: storageTarget,
+          origin: endpoint.origin,
+          put: [
+            { key: keys.state, value: state },
+            { key: keys.nonce, value: nonce },
+          ],
+        }),
+      );
     } catch (err) {
       this.log(req).error({ err }, 'LTI login failed');
       this.refuse(req, res, 500, 'The login could not be started; try again.');
     }
   }
 
-  /** Checks a launch before ltijs sees it; refused launches never reach ltijs. */
+  /**
+   * Checks a launch before ltijs sees it; refused launches never reach ltijs.
+   * The state is proven by the login's cookie; without it, by the platform's
+   * storage when the login kept the state there: the first post of the
+   * launch answers a page that reads it back, which posts the launch again
+   * with what it read and a one-time confirmation.
+   */
   private async precheck(req: LtiRequest, res: LtiResponse, next: LtiNext): Promise<void> {
     let verified: VerifiedLaunch;
+    const body = req.body ?? {};
+    const state = first(body.state);
+    let confirmedIssuer: string | undefined;
     try {
-      const state = first(req.body?.state);
       const cookie = state ? req.signedCookies?.[`state${state}`] : undefined;
+      let issuer = typeof cookie === 'string' ? cookie : undefined;
+      const confirmation = first(body.storage_confirmation);
+      if (state && confirmation) {
+        issuer = confirmedIssuer = await confirmFromStorage(
+          this.o.db,
+          {
+            state,
+            confirmation,
+            storageState: first(body.storage_state) ?? '',
+            storageError: first(body.storage_error),
+          },
+          this.o.clock.now(),
+        );
+      } else if (state && issuer === undefined && first(body.id_token)) {
+        const check = await awaitStorageCheck(this.o.db, state, this.o.clock.now());
+        if (check && (await this.sendStorageCheck(res, check, first(body.id_token)!))) return;
+      }
       verified = await checkLaunch(
         {
           db: this.o.db,
@@ -219,16 +308,51 @@ export class LtiTool {
           deployment: (issuer, clientId, deploymentId) =>
             this.deployment(issuer, clientId, deploymentId),
         },
-        req.body ?? {},
-        typeof cookie === 'string' ? cookie : undefined,
+        body,
+        issuer,
       );
     } catch (err) {
-      if (err instanceof LaunchError) return this.refuse(req, res, err.status, err.reason);
+      if (err instanceof LaunchError) return this.refuseLaunch(req, res, err, state);
       this.log(req).error({ err }, 'LTI launch check failed');
       return this.refuse(req, res, 500, 'The launch could not be checked; try again.');
     }
+    if (confirmedIssuer !== undefined) this.engine.vouchForState(req, state!, confirmedIssuer);
     res.locals.gradebridgeLaunch = verified;
     this.engine.withVerifiedKey({ platform: verified.platform, key: verified.key }, () => next());
+  }
+
+  /**
+   * The page that reads a launch's state back from the platform's storage
+   * (the frame its login named, at the platform's authorization origin).
+   * False when the platform is no longer registered: the launch is then
+   * refused as usual.
+   */
+  private async sendStorageCheck(
+    res: LtiResponse,
+    check: StorageCheck,
+    idToken: string,
+  ): Promise<boolean> {
+    const platform = await this.engine.platform(check.issuer, check.clientId);
+    if (!platform) return false;
+    const keys = storageKeys(check.state, check.nonce);
+    this.sendScripted(
+      res,
+      storageLaunchPage({
+        action: ROUTES.launch,
+        fields: {
+          id_token: idToken,
+          state: check.state,
+          storage_confirmation: check.confirmation,
+        },
+        target: check.storageTarget,
+        origin: new URL(platform.authenticationEndpoint).origin,
+        state: check.state,
+        key: keys.state,
+        remove: [keys.state, keys.nonce],
+        restart: await restartUrl(this.o.db, check.state),
+      }),
+    );
+    return true;
   }
 
   /** A registered deployment: its row id and tenant. Found ones are cached; unknown ones are read again each time. */

@@ -29,7 +29,13 @@ export function skipWithoutChromium(ctx: Mocha.Context, what: string): void {
   }
 }
 
-/** The flags a closed machine needs: no background connections, no sandbox as root. */
+/**
+ * The flags a closed machine needs: no background connections, no sandbox as
+ * root. Site isolation is off: with cross-site frames in their own processes,
+ * playwright-core sometimes lost track of a frame that went back and forth
+ * between the LMS's and the tool's sites (an LTI login), and its locators
+ * hung. Cookies and storage stay partitioned and blocked all the same.
+ */
 const FLAGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -39,6 +45,7 @@ const FLAGS = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
+  '--disable-site-isolation-trials',
 ];
 
 export interface BrowserSession {

@@ -4,10 +4,12 @@ import { agsRoutes } from './ags.js';
 import type { EmulatorCore } from './core.js';
 import { deepLinkingRoutes } from './deep-linking.js';
 import { registrationRoutes } from './dynamic-registration.js';
+import { embeddedLaunchRoutes } from './embedded-launch.js';
 import { errorHandler } from './errors.js';
 import { homeRoutes } from './home-page.js';
 import { keysetRoutes } from './keyset.js';
 import { nrpsRoutes } from './nrps.js';
+import { platformStorageRoutes } from './platform-storage.js';
 import { authRoutes } from './oidc-auth.js';
 import { tokenRoutes } from './token-endpoint.js';
 
@@ -21,6 +23,8 @@ export function createApp(core: EmulatorCore): Koa<EmulatorState> {
   });
   for (const router of [
     homeRoutes(core),
+    embeddedLaunchRoutes(core),
+    platformStorageRoutes(core),
     authRoutes(core),
     keysetRoutes(core),
     tokenRoutes(core),

@@ -3,6 +3,7 @@ import type { CourseStore } from './course-store.js';
 import type { DeepLinkSessions } from './deep-link-sessions.js';
 import type { LaunchHints } from './hints.js';
 import type { PlatformKey } from './platform-key.js';
+import type { PlatformStorageMode } from './platform-storage.js';
 import type { RegistrationTokens } from './registration-tokens.js';
 import type { ScoreFaults } from './score-faults.js';
 import type { ToolKeysets } from './tool-keysets.js';
@@ -15,6 +16,7 @@ export interface EmulatorSettings {
   accessTokenTtlSeconds: number;
   idTokenTtlSeconds: number;
   keysetDelayMs: number;
+  platformStorage: PlatformStorageMode;
 }
 
 /** Everything the routes share: the platform's state, keys and settings. */

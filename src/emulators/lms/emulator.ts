@@ -12,6 +12,7 @@ import { startDynamicRegistration } from './dynamic-registration.js';
 import { LaunchHints } from './hints.js';
 import { loginInitiationUrl } from './launch.js';
 import { PlatformKey } from './platform-key.js';
+import { PLATFORM_STORAGE_MODES, type PlatformStorageMode } from './platform-storage.js';
 import { RegistrationTokens } from './registration-tokens.js';
 import { ToolKeysets } from './tool-keysets.js';
 import { ToolRegistry } from './tool-registry.js';
@@ -38,6 +39,13 @@ import type {
 import { EmulatorUrls } from './urls.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
+
+function checkStorageMode(mode: PlatformStorageMode): PlatformStorageMode {
+  if (!PLATFORM_STORAGE_MODES.includes(mode)) {
+    throw new Error(`platformStorage must be one of ${PLATFORM_STORAGE_MODES.join(', ')}.`);
+  }
+  return mode;
+}
 
 /**
  * A stand-in LMS that follows LTI 1.3 Core, the Security Framework, Deep
@@ -96,6 +104,7 @@ export class LmsEmulator {
         accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
         idTokenTtlSeconds: options.idTokenTtlSeconds ?? 300,
         keysetDelayMs: options.keysetDelayMs ?? 0,
+        platformStorage: checkStorageMode(options.platformStorage ?? 'post_message_forwarding'),
       },
       stats: { keysetRequests: 0, tokenRequests: 0, authRequests: 0 },
       deepLinkReturns: [],
@@ -111,6 +120,14 @@ export class LmsEmulator {
   set keysetDelayMs(ms: number) {
     checkNumberOption('keysetDelayMs', ms, 0);
     this.core.settings.keysetDelayMs = ms;
+  }
+
+  /** How launch pages offer platform storage to the tools they embed (`none`: cookies only). */
+  get platformStorage(): PlatformStorageMode {
+    return this.core.settings.platformStorage;
+  }
+  set platformStorage(mode: PlatformStorageMode) {
+    this.core.settings.platformStorage = checkStorageMode(mode);
   }
 
   /** A snapshot of the request counters. */

@@ -10,6 +10,8 @@ export interface LaunchIntent {
   messageType: MessageType;
   deploymentId: string;
   targetLinkUri: string;
+  /** The launch page's storage frame, sent with the login and again with the launch (as Canvas does). */
+  storageTarget?: string;
 }
 
 /** Like Canvas, a message hint outlives the page that rendered it only briefly. */

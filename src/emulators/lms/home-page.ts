@@ -48,7 +48,7 @@ function contextSection(core: EmulatorCore, context: ContextRecord, tools: ToolR
           ? tools
               .map((t) =>
                 link(
-                  urls.launch({
+                  urls.embeddedLaunch({
                     client_id: t.clientId,
                     user_id: m.userId,
                     context_id: context.id,
@@ -67,15 +67,18 @@ function contextSection(core: EmulatorCore, context: ContextRecord, tools: ToolR
   const linkRows = store
     .resourceLinksOf(context.id)
     .map((l) => {
+      // In the course page's iframe, as an LMS shows a tool; or in a window of its own.
       const launchers = tools
         .filter((t) => !l.clientId || l.clientId === t.clientId)
         .flatMap((t) =>
-          active.map((m) =>
-            link(
-              urls.launch({ client_id: t.clientId, user_id: m.userId, resource_link_id: l.id }),
-              `Launch as ${displayName(m)}${tools.length > 1 ? ` (${t.name})` : ''}`,
-            ),
-          ),
+          active.map((m) => {
+            const params = { client_id: t.clientId, user_id: m.userId, resource_link_id: l.id };
+            const who = `${displayName(m)}${tools.length > 1 ? ` (${t.name})` : ''}`;
+            return `${link(urls.embeddedLaunch(params), `Launch as ${who}`)} (${link(
+              urls.launch(params),
+              `in a new window`,
+            )})`;
+          }),
         )
         .join('<br>');
       const items = store
@@ -119,12 +122,19 @@ function homePage(core: EmulatorCore): string {
     .contextList()
     .map((c) => contextSection(core, c, tools))
     .join('\n');
+  const storage =
+    core.settings.platformStorage === 'none'
+      ? 'Launches show the tool in an iframe without platform storage: inside it the tool has only its cookies.'
+      : `Launches show the tool in an iframe, as Canvas does, with platform storage for its login state (lti_storage_target=${core.settings.platformStorage}).`;
   return htmlPage(
     'LMS emulator',
-    `<h1>LMS emulator</h1>
+    `<main>
+<h1>LMS emulator</h1>
+<p class="note">${e(storage)}</p>
 ${endpoints}
 ${toolsSection(core)}
-${contexts || '<p>No courses.</p>'}`,
+${contexts || '<p>No courses.</p>'}
+</main>`,
   );
 }
 

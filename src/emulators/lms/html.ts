@@ -13,6 +13,8 @@ table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
 code{background:#f4f4f4;padding:0 .2rem}
 .error{color:#a00}
+.note{color:#555}
+iframe.tool{display:block;width:100%;height:80vh;border:1px solid #ccc}
 </style>
 </head>
 <body>

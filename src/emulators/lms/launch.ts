@@ -77,6 +77,7 @@ export function loginInitiationUrl(core: EmulatorCore, opts: LoginInitiationOpti
       (isDeepLinking ? (tool.deepLinkingUrl ?? tool.launchUrl) : (link?.url ?? tool.launchUrl)),
   };
   if (link) intent.resourceLinkId = link.id;
+  if (opts.storageTarget) intent.storageTarget = opts.storageTarget;
   resolveLaunch(core, intent);
   const url = new URL(tool.loginUrl);
   url.searchParams.set('iss', core.issuer);
@@ -85,6 +86,7 @@ export function loginInitiationUrl(core: EmulatorCore, opts: LoginInitiationOpti
   url.searchParams.set('lti_message_hint', core.hints.messageHint(intent));
   url.searchParams.set('client_id', tool.clientId);
   url.searchParams.set('lti_deployment_id', intent.deploymentId);
+  if (intent.storageTarget) url.searchParams.set('lti_storage_target', intent.storageTarget);
   return url.toString();
 }
 

@@ -109,6 +109,7 @@ function authenticate(core: EmulatorCore) {
       id_token: core.key.sign(idTokenClaims(core, launch, auth.nonce, data)),
     };
     if (auth.state !== undefined) fields.state = auth.state;
+    if (intent.storageTarget) fields.lti_storage_target = intent.storageTarget;
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = autoPostForm(auth.redirectUri, fields);

@@ -1,3 +1,4 @@
+import type { PlatformStorageMode } from './platform-storage.js';
 import type { ActivityProgress, GradingProgress, MessageType } from './vocabulary.js';
 
 export interface LmsEmulatorOptions {
@@ -15,6 +16,12 @@ export interface LmsEmulatorOptions {
   accessTokenTtlSeconds?: number;
   /** Default 300. */
   idTokenTtlSeconds?: number;
+  /**
+   * How launch pages offer platform storage (lti_storage_target): Canvas's
+   * sibling frame `post_message_forwarding` (default), the page itself
+   * (`_parent`), or `none`.
+   */
+  platformStorage?: PlatformStorageMode;
 }
 
 export interface ToolInput {
@@ -198,6 +205,8 @@ export interface LoginInitiationOptions {
   messageType?: MessageType;
   deploymentId?: string;
   targetLinkUri?: string;
+  /** lti_storage_target: the frame of the launch page that answers platform storage messages. */
+  storageTarget?: string;
 }
 
 export interface EmulatorStats {

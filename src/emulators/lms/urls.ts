@@ -42,12 +42,16 @@ export class EmulatorUrls {
   memberships(contextId: string): string {
     return `${this.context(contextId)}/memberships`;
   }
-  /** A launch from the home page: answers with a redirect to a fresh login initiation URL. */
-  launch(params: Record<string, string | undefined>): string {
-    const url = new URL(`${this.base}/launch`);
+  /** A launch in a new window: answers with a redirect to a fresh login initiation URL. */
+  launch(params: Record<string, string | undefined>, path = '/launch'): string {
+    const url = new URL(`${this.base}${path}`);
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined) url.searchParams.set(name, value);
     }
     return url.toString();
+  }
+  /** A launch from the home page: the course page with the tool in an iframe. */
+  embeddedLaunch(params: Record<string, string | undefined>): string {
+    return this.launch(params, '/launch/embedded');
   }
 }

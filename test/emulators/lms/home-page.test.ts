@@ -48,9 +48,11 @@ describe('LMS emulator: home page and demo course', () => {
     expect(res.text).to.include('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
   });
 
-  it('sends "Launch as" to the tool with a fresh login initiation that the auth endpoint accepts', async () => {
+  it('sends "in a new window" to the tool with a fresh login initiation that the auth endpoint accepts', async () => {
     const page = (await request(lms.url).get('/')).text;
-    const href = /href="([^"]+)">Launch as Alan Turing/.exec(page)![1]!.replace(/&amp;/g, '&');
+    const href = /Launch as Alan Turing<\/a> \(<a href="([^"]+)">in a new window/
+      .exec(page)![1]!
+      .replace(/&amp;/g, '&');
     const res = await request(lms.url)
       .get(new URL(href).pathname + new URL(href).search)
       .expect(302);
