@@ -8,6 +8,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   progress: async () => (await import('./progress.js')).run(),
   lti: async () => (await import('./lti.js')).run(),
   exchange: async () => (await import('./exchange.js')).run(),
+  'course-page': async () => (await import('./course-page.js')).run(),
   reconcile: async () => (await import('./reconcile.js')).run(),
 };
 

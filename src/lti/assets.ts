@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 const CSS = `
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;background:#f7f8fa;overflow-wrap:anywhere}
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;background:#f7f8fa;overflow-wrap:break-word}
 main{max-width:1200px;margin:0 auto;padding:16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:20px 0 8px}h3{font-size:15px;margin:18px 0 6px}
 a{color:#1d4ab0}
@@ -44,7 +44,9 @@ details{margin:6px 0}summary{cursor:pointer;color:#4f5966}pre{white-space:pre-wr
 .grid thead th{position:sticky;top:0;z-index:2;background:#eef1f5}
 .grid tbody th{position:sticky;left:0;z-index:1;background:#fff;min-width:9em;max-width:16em}
 .grid thead th:first-child{left:0;z-index:3}
-.grid th.col{min-width:6.5em;font-weight:600}
+.grid tbody th,.grid thead th:first-child{box-shadow:inset -2px 0 0 #c9d0da}
+.grid thead th{box-shadow:inset 0 -2px 0 #c9d0da}.grid thead th:first-child{box-shadow:inset -2px -2px 0 #c9d0da}
+.grid th.col{min-width:6.5em;max-width:12em;font-weight:600}
 .grid td{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
 .m{font-style:normal;display:inline-block;min-width:1.3em;margin-left:3px;font-weight:700;text-align:center;border-radius:4px;padding:0 2px;font-size:13px}
 .m.sent{color:#1b6e34}.m.pending{color:#6b4e00;background:#fdf1c7}.m.changed{color:#5b2a86;background:#efe4fa}
@@ -52,10 +54,13 @@ details{margin:6px 0}summary{cursor:pointer;color:#4f5966}pre{white-space:pre-wr
 td details.why{display:inline-block;margin:0;white-space:normal}
 td details.why summary{color:inherit;list-style:none;display:inline}
 td details.why summary::-webkit-details-marker{display:none}
-td details.why[open]{display:block;max-width:18em}
+td details.why[open]{display:block;min-width:14em;max-width:20em;text-align:left}
 .reason{display:block;font-size:13px;color:#8c1d18;margin-top:2px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;padding:0;margin:6px 0;list-style:none;font-size:14px}
 .landing li{margin:6px 0}
+.panels{display:grid;gap:0 12px;grid-template-columns:repeat(auto-fit,minmax(300px,1fr))}
+.panels>.card{margin:6px 0}.panels>.card.span{grid-column:1/-1}
+.card>h2:first-child{margin-top:0}
 @media (max-width:600px){main{padding:10px}h1{font-size:19px}.card{padding:10px}}
 `;
 

@@ -2,6 +2,7 @@ import type { FinalGradeEvent } from '../grades/final-grade-workflow.js';
 import type { FinalValue, LearnerFinalGrade, LearnerState } from '../grades/final-grades.js';
 import type { CourseFinalGrades, Review, WaitingSubmission } from './final-grade-service.js';
 import { appPage, html, when, type Html, type Outcome } from './pages.js';
+import { bySortableName } from './sortable-name.js';
 
 /**
  * The final-grade workflow on the LTI pages, in plain words: the course
@@ -241,7 +242,7 @@ export function finalGradeSection(d: CourseFinalGrades): Html {
   const s = r.status;
   const column = s.finalColumn;
   const canConfirm = !!column && (s.approvalMode === 'required' || r.connected);
-  return html`<section class="card" aria-labelledby="final-grades-heading">
+  return html`<section class="card span" aria-labelledby="final-grades-heading">
     <h2 id="final-grades-heading">Final grades</h2>
     <p>${modeWords(s.approvalMode)}</p>
     ${
@@ -300,6 +301,15 @@ export function reviewPage(d: {
   const mode = s.approvalMode;
   const required = mode === 'required';
   const carriedIds = new Set(r.carried.map((c) => c.learner.userId));
+  // In class-list order, as on the course page: people known by no name last.
+  const learners = bySortableName(
+    s.learners.map((l) => ({
+      id: l.userId,
+      name: l.name === l.personId ? null : l.name,
+      fallback: l.name,
+      l,
+    })),
+  ).map((x) => x.l);
   const blockers: Html[] = [];
   if (!s.finalColumn)
     blockers.push(
@@ -408,7 +418,7 @@ export function reviewPage(d: {
                   </tr>
                 </thead>
                 <tbody>
-                  ${s.learners.map(
+                  ${learners.map(
                     (l) =>
                       html`<tr>
                         <th scope="row">${l.name}</th>
@@ -625,7 +635,6 @@ export function approvalsPage(d: {
   submissions: WaitingSubmission[];
   latest: LatestDecision | null;
   outcome: Outcome | null;
-  error: string | null;
 }): string {
   const header = html`<p><a href="app">← ${d.courseTitle}</a></p>
     <h1>Final grades waiting for approval</h1>`;
@@ -633,9 +642,6 @@ export function approvalsPage(d: {
     header,
     outcome: d.outcome,
     content: html`${
-        d.error ? html`<div class="card error" role="alert"><strong>${d.error}</strong></div>` : ''
-      }
-      ${
         d.latest
           ? html`<p class="card notice">
               Your latest decision: you

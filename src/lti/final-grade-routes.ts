@@ -145,7 +145,6 @@ export function finalGradeRoutes(kit: AppKit): void {
       submissions: await waitingSubmissions(deps, s),
       latest: await latestDecision(deps, s),
       outcome,
-      error: null,
     });
 
   kit.page({

@@ -250,7 +250,7 @@ export interface CellMark {
 
 const MARKS: Record<MarkKind, { symbol: string; label: string; legend: string }> = {
   sent: { symbol: '✓', label: 'sent', legend: 'sent to the SIS' },
-  pending: { symbol: '⧗', label: 'waiting to send', legend: 'waiting to be sent' },
+  pending: { symbol: '○', label: 'waiting to send', legend: 'waiting to be sent' },
   changed: { symbol: '✎', label: 'changed since sent', legend: 'changed since it was sent' },
   failed: { symbol: '✗', label: 'not sent', legend: 'not sent: select it for the reason' },
   approved: { symbol: '☑', label: 'approved', legend: 'final grade approved' },
@@ -480,13 +480,16 @@ function findForm(d: CoursePageData): Html {
   </form>`;
 }
 
-function pager(d: CoursePageData): Html {
+function pager(d: CoursePageData, where: 'above' | 'below'): Html {
   const l = d.list;
   if (l.total === 0) return html``;
   const from = (l.page - 1) * l.pageSize + 1;
   const to = Math.min(l.total, l.page * l.pageSize);
   const filtered = l.total !== l.all;
-  return html`<nav class="pages" aria-label="Pages of learners">
+  return html`<nav
+    class="pages"
+    aria-label="${where === 'above' ? 'Pages of learners' : 'Pages of learners, below the grades'}"
+  >
     <span
       >${
         l.pages > 1
@@ -560,11 +563,11 @@ export function coursePage(d: CoursePageData): string {
         </p>`
       : d.columns.length === 0
         ? html`<p class="muted">No grade columns yet.</p>`
-        : html`${d.scope === 'course' ? findForm(d) : ''} ${pager(d)}
+        : html`${d.scope === 'course' ? findForm(d) : ''} ${pager(d, 'above')}
           ${d.legend.length ? markLegend(d.legend) : ''} ${gradeGrid(d)}
-          ${d.list.pages > 1 ? pager(d) : ''}`;
+          ${d.list.pages > 1 ? pager(d, 'below') : ''}`;
   const content = html`${d.approverLink ?? ''}
-    ${d.staff ? html`${d.finalGradeSection ?? ''}${staffTools(d)}` : ''}
+    ${d.staff ? html`<div class="panels">${d.finalGradeSection ?? ''}${staffTools(d)}</div>` : ''}
     <h2 id="grades-heading">${heading}</h2>
     ${
       d.staff && d.list.needingAttention
