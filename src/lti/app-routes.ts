@@ -75,9 +75,12 @@ export class AppKit {
     ctx.body = page;
   }
 
-  /** Whether the app's script asked (it wants the outcome as JSON, not a page). */
+  /**
+   * Whether the app's script asked (`X-Requested-With: XMLHttpRequest`): it
+   * wants the outcome as JSON; anyone else gets the surface's HTML pages.
+   */
   wantsJson(ctx: AppContext): boolean {
-    return (ctx.get('Accept') ?? '').includes('application/json');
+    return ctx.get('X-Requested-With') === 'XMLHttpRequest';
   }
 
   /**
@@ -191,7 +194,8 @@ const pageResponses = { 200: { description: 'HTML' } };
 const actionResponses = {
   303: { description: 'Back to the page, which shows the outcome' },
   200: {
-    description: 'With `Accept: application/json`: the outcome ({outcome: {html, done, poll}})',
+    description:
+      "With `X-Requested-With: XMLHttpRequest` (the page's script): the outcome ({outcome: {html, done, poll}})",
   },
 };
 
@@ -285,7 +289,8 @@ export function appRoutes(
         const row = await deps.db('jobs').where({ id: params.job }).first('state');
         ctx.body = { id: params.job, state: row?.state ?? null, ...outcomeJson(outcome) };
       } catch (err) {
-        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        // The script gets its refusals as outcomes; anyone else the surface's HTML page.
+        if (!(err instanceof AppError) || err.status >= 500 || !kit.wantsJson(ctx)) throw err;
         ctx.status = err.status;
         ctx.body = {
           id: params.job,
@@ -330,7 +335,11 @@ export function appRoutes(
     body: z.object({}),
     responses: {
       ...actionResponses,
-      502: { description: 'The course page (or JSON outcome) saying why none was created' },
+      409: {
+        description:
+          'The course page (or JSON outcome) saying why: the launch gave no line item service',
+      },
+      502: { description: 'The course page (or JSON outcome) saying why: the LMS failed' },
     },
     handler: async (ctx, token) => {
       const s = kit.staffSession(token, 'Only course staff can create line items.');
@@ -347,7 +356,12 @@ export function appRoutes(
           'LTI line items not created',
         );
         const outcome = lineItemFailure(err as Error);
-        await kit.refused(ctx, new AppError(502, 'lms_failed', outcome.title), outcome, () =>
+        // Nothing to create them with is the launch's limit (409); the LMS failing is a 502.
+        const limit = /no line items endpoint|line item scope/.test((err as Error).message);
+        const refusal = limit
+          ? new AppError(409, 'no_line_item_service', outcome.title)
+          : new AppError(502, 'lms_failed', outcome.title);
+        await kit.refused(ctx, refusal, outcome, () =>
           renderCourse(s, token, listOf({}), async () => outcome),
         );
         return;

@@ -70,6 +70,8 @@ const JS = `(function () {
   var region = document.getElementById('outcome');
   if (!region || !window.fetch || !window.URLSearchParams) return;
   var timer = null;
+  // What the page's script sends so the app answers with an outcome in JSON rather than a page.
+  var ASK = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
   function show(o) {
     region.innerHTML = o.html;
     var first = region.querySelector('.outcome');
@@ -101,7 +103,7 @@ const JS = `(function () {
     if (timer) { clearTimeout(timer); timer = null; }
     if (o.poll && !o.done) {
       timer = setTimeout(function () {
-        fetch(o.poll, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+        fetch(o.poll, { headers: ASK, credentials: 'same-origin' })
           .then(answer, function () { return failed(0); })
           .then(function (next) {
             var changed = next.html !== region.innerHTML;
@@ -133,7 +135,7 @@ const JS = `(function () {
     fetch(form.action, {
       method: 'POST',
       body: new URLSearchParams(new FormData(form)),
-      headers: { Accept: 'application/json' },
+      headers: ASK,
       credentials: 'same-origin'
     })
       .then(answer, function () { return failed(0); })

@@ -27,6 +27,9 @@ const rowNames = (html: string) =>
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
+/** The headers of the page's script: it wants outcomes as JSON. */
+const SCRIPT = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+
 describe('the teacher app: the session once, outcomes from jobs, a gradebook that scales', function () {
   this.timeout(120000);
   let ctx: TestContext;
@@ -144,11 +147,7 @@ describe('the teacher app: the session once, outcomes from jobs, a gradebook tha
 
   describe('outcomes of the buttons', () => {
     it('queues a pull, follows its job to the end and shows how it ended, in words', async () => {
-      const json = await ctx.http
-        .post(app(big.token, '/pull'))
-        .set('Accept', 'application/json')
-        .type('form')
-        .send({});
+      const json = await ctx.http.post(app(big.token, '/pull')).set(SCRIPT).type('form').send({});
       expect(json.status).to.equal(200);
       expect(json.body.outcome).to.deep.include({
         title: 'A pull from the LMS is queued.',
@@ -228,12 +227,16 @@ describe('the teacher app: the session once, outcomes from jobs, a gradebook tha
         .and.not.include('is queued');
       expect(html).to.match(/<details>\s*<summary>Technical detail<\/summary>/);
       // Another course's session does not see this job.
-      const foreign = await ctx.http.get(app(big.token, `/jobs/${jobId}`));
+      const foreign = await ctx.http.get(app(big.token, `/jobs/${jobId}`)).set(SCRIPT);
       expect(foreign.status).to.equal(404);
       expect(foreign.body.outcome.title).to.equal('There is no such job for this course.');
-      const expired = await ctx.http.get(app('not-a-session', `/jobs/${jobId}`));
+      const expired = await ctx.http.get(app('not-a-session', `/jobs/${jobId}`)).set(SCRIPT);
       expect(expired.status).to.equal(401);
       expect(expired.body.outcome.next).to.equal('Open gradebridge from your course again.');
+      // Asked by anyone but the page's script, the refusal is the surface's HTML page.
+      const page = await ctx.http.get(app(big.token, `/jobs/${jobId}`));
+      expect(page.status).to.equal(404);
+      expect(page.headers['content-type']).to.match(/^text\/html/);
     });
 
     it('follows a send of final grades to its exchange and says what to do when it was refused', async () => {

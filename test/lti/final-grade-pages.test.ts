@@ -96,7 +96,12 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
     ctx.http.post(path).type('form').send(form).redirects(0);
   /** The same post as the app's script sends it: the answer is the outcome. */
   const act = (path: string, form: Record<string, string>) =>
-    ctx.http.post(path).type('form').set('Accept', 'application/json').send(form).redirects(0);
+    ctx.http
+      .post(path)
+      .type('form')
+      .set({ Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' })
+      .send(form)
+      .redirects(0);
 
   describe('with approval required', () => {
     let t: TenantFixture;

@@ -79,7 +79,7 @@ describe('LTI error logs', function () {
       .send({ session })
       .redirects(0);
     // The course page again, saying why (no notice in a URL).
-    expect(res.status).to.equal(502);
+    expect(res.status).to.equal(409);
     expect(res.text).to.include('No line items were created.');
     const lines = logged('LTI line items not created', reqId);
     expect(lines, ctx.logs.text().slice(-1500)).to.have.length(1);
