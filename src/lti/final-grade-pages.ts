@@ -1,7 +1,7 @@
 import type { FinalGradeEvent } from '../grades/final-grade-workflow.js';
 import type { FinalValue, LearnerFinalGrade, LearnerState } from '../grades/final-grades.js';
 import type { CourseFinalGrades, Review, WaitingSubmission } from './final-grade-service.js';
-import { appPage, html, when, type Html, type Outcome } from './pages.js';
+import { appPage, html, tight, when, type Html, type Outcome } from './pages.js';
 import { bySortableName } from './sortable-name.js';
 
 /**
@@ -418,8 +418,8 @@ export function reviewPage(d: {
                   </tr>
                 </thead>
                 <tbody>
-                  ${learners.map(
-                    (l) =>
+                  ${learners.map((l) =>
+                    tight(
                       html`<tr>
                         <th scope="row">${l.name}</th>
                         <td class="num">${scoreOf(l.current)}</td>
@@ -428,6 +428,7 @@ export function reviewPage(d: {
                         <td>${carriedIds.has(l.userId) ? 'yes' : 'no'}</td>
                         <td>${learnerNotes(l)}</td>
                       </tr>`,
+                    ),
                   )}
                 </tbody>
               </table>
@@ -451,14 +452,15 @@ export function reviewPage(d: {
               </tr>
             </thead>
             <tbody>
-              ${s.learners.map(
-                (l) =>
+              ${s.learners.map((l) =>
+                tight(
                   html`<tr>
                     <td><code>${l.personId}</code></td>
                     <td><code>${l.state}</code></td>
                     <td><code>${l.flags.map((f) => f.code).join(', ')}</code></td>
                     <td>${l.current?.versionId ?? ''}</td>
                   </tr>`,
+                ),
               )}
             </tbody>
           </table>
@@ -514,8 +516,8 @@ function submissionCard(p: WaitingSubmission, zone: string): Html {
           </tr>
         </thead>
         <tbody>
-          ${p.learners.map(
-            (l) =>
+          ${p.learners.map((l) =>
+            tight(
               html`<tr>
                 <th scope="row">${l.name}</th>
                 <td class="num">${scoreOf(l.submitted)}</td>
@@ -533,6 +535,7 @@ function submissionCard(p: WaitingSubmission, zone: string): Html {
                   ].join('; ')}
                 </td>
               </tr>`,
+            ),
           )}
         </tbody>
       </table>

@@ -40,6 +40,12 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return new Html(out);
 }
 
+/**
+ * A table row without the white space between its tags (the formatter
+ * indents templates; a page of a thousand rows need not carry it).
+ */
+export const tight = (row: Html) => new Html(row.value.replace(/>\s+</g, '><'));
+
 /** The path every app link is relative to: the session token travels in it, once per page. */
 export const appBase = (token: string) => `/lti/s/${encodeURIComponent(token)}/`;
 

@@ -68,6 +68,13 @@ describe('the teacher app: the session once, outcomes from jobs, a gradebook tha
       expect(res.headers['cache-control']).to.equal('no-store');
     });
 
+    it("reviews the 1,000 learners' final grades on one page under 500 KB", async () => {
+      const res = await ctx.http.get(app(big.token, '/final-grades')).expect(200);
+      expect(Buffer.byteLength(res.text), 'bytes of HTML').to.be.below(500_000);
+      expect(occurrences(res.text, big.token)).to.equal(1);
+      expect(visible(res.text)).to.include('1000 final grades from the column Final');
+    });
+
     it('answers the older address with ?session= too, its links on the new one', async () => {
       const res = await ctx.http.get('/lti/app').query({ session: big.token }).expect(200);
       expect(occurrences(res.text, big.token)).to.equal(1);
