@@ -184,7 +184,8 @@ async function pullRoster(deps: AppDeps, x: LtiContextRow, summary: PullSummary)
         if (m.name)
           await trx('users')
             .where({ id: userId })
-            .whereNot({ name: m.name })
+            // NOT (name = ?) is unknown for a user with no name yet (one the SIS made nameless).
+            .andWhere((q) => q.whereNot({ name: m.name }).orWhereNull('name'))
             .update({ name: m.name, updated_at: now });
         await setEnrollment(trx, x.tenantId, x.courseId, userId, m.role, now);
       }

@@ -176,6 +176,31 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
     });
   });
 
+  it('names a person the SIS created without a name from the roster, and keeps names current', async () => {
+    const now = isoNow(ctx.clock);
+    await ctx.db('users').insert({
+      tenant_id: t.tenantId,
+      uuid: 'sis-nameless-0001',
+      batch_uid: 'SIS-NAMELESS-1',
+      name: null,
+      kind: 'person',
+      created_at: now,
+      updated_at: now,
+    });
+    lms.addMember('ctx-pull', {
+      userId: 'nameless',
+      name: 'Rosalind Franklin',
+      roles: [`${M}Learner`],
+      lisPersonSourcedId: 'SIS-NAMELESS-1',
+    });
+    await pullAndRecord(ctx.deps, ltiContextId);
+    const named = await ctx
+      .db('users')
+      .where({ tenant_id: t.tenantId, batch_uid: 'SIS-NAMELESS-1' })
+      .first('name');
+    expect(named.name).to.equal('Rosalind Franklin');
+  });
+
   it('renews an access token the platform revoked, and the pull succeeds', async () => {
     await pullAndRecord(ctx.deps, ltiContextId);
     const before = lms.stats.tokenRequests;
