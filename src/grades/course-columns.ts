@@ -1,7 +1,7 @@
 import type { Executor } from '../db/knex.js';
 import { toBool } from '../db/time.js';
 import type { Calculation } from './calculation.js';
-import { parseJson } from './json.js';
+import { parseJson } from '../db/json.js';
 import type { GradeSymbol } from './symbols.js';
 
 export interface ColumnInfo {

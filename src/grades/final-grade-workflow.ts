@@ -12,7 +12,7 @@ import {
   type ApprovalMode,
   type SubmissionSummary,
 } from './final-grades.js';
-import { parseJson, toJson } from './json.js';
+import { parseJson, toJson } from '../db/json.js';
 
 /**
  * The final-grade workflow: course staff submit a snapshot of the course's

@@ -1,7 +1,7 @@
 import type { Executor } from '../db/knex.js';
 import { toBool, toIso } from '../db/time.js';
 import type { Calculation } from './calculation.js';
-import { parseJson } from './json.js';
+import { parseJson } from '../db/json.js';
 import { symbolFor, type GradeSymbol } from './symbols.js';
 
 /**

@@ -1,5 +1,5 @@
 import { dbClient, type Executor } from '../db/knex.js';
-import { parseJson } from '../grades/json.js';
+import { parseJson } from '../db/json.js';
 import { MAX_STORED_TEXT, storableText } from '../db/text.js';
 
 /** Why a job whose lease ran out after its last attempt is dead rather than run again. */

@@ -11,7 +11,7 @@ import {
 } from '../grades/calculation.js';
 import { CourseColumns, loadCourseColumns, type ColumnInfo } from '../grades/course-columns.js';
 import type { GradebookChange } from '../grades/grade-batch.js';
-import { toJson } from '../grades/json.js';
+import { toJson } from '../db/json.js';
 import { parseOptionalData } from '../grades/optional-data.js';
 import { effectivePoints } from '../grades/recalculate.js';
 import type { GradeSchema } from '../models/grade-schema.js';

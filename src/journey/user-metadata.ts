@@ -7,7 +7,7 @@ import {
 import type { Trx } from '../db/knex.js';
 import { lockTenant } from '../db/locks.js';
 import { GradeBatch } from '../grades/grade-batch.js';
-import { toJson } from '../grades/json.js';
+import { toJson } from '../db/json.js';
 import { parseOptionalData } from '../grades/optional-data.js';
 import type { JourneyActor } from './actor.js';
 import { lockedMessage } from './column-targets.js';

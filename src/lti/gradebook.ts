@@ -1,7 +1,7 @@
 import type { AppDeps } from '../deps.js';
 import { toIso } from '../db/time.js';
 import { sameValue, type LearnerFinalGrade } from '../grades/final-grades.js';
-import { parseJson } from '../grades/json.js';
+import { parseJson } from '../db/json.js';
 import { NotFoundError } from '../http/errors.js';
 import { approverLink, finalGradeSection } from './final-grade-pages.js';
 import {

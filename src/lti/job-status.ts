@@ -1,7 +1,7 @@
 import type { AppDeps } from '../deps.js';
 import { toIso } from '../db/time.js';
 import { isApprover } from '../grades/final-grade-workflow.js';
-import { parseJson } from '../grades/json.js';
+import { parseJson } from '../db/json.js';
 import { NotFoundError } from '../http/errors.js';
 import type { PageSession } from './final-grade-service.js';
 import { timeWords, type Outcome } from './pages.js';

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Db, Executor } from '../db/knex.js';
-import { parseJson } from '../grades/json.js';
+import { parseJson } from '../db/json.js';
 
 /**
  * ltijs's storage plugin on the service's own knex: its seven methods

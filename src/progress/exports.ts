@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify';
 import type { AppDeps } from '../deps.js';
 import type { Db, Trx } from '../db/knex.js';
 import { isoNow } from '../db/time.js';
-import { parseJson, toJson } from '../grades/json.js';
+import { parseJson, toJson } from '../db/json.js';
 import { enqueue } from '../jobs/queue.js';
 import type { JobDefinition, RecurringJob } from '../jobs/worker.js';
 import { projection } from './query.js';

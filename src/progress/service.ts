@@ -1,7 +1,7 @@
 import type { Db, Executor } from '../db/knex.js';
 import { toBool, toIso } from '../db/time.js';
 import { chunk } from '../grades/grade-batch.js';
-import { parseJson, toJson } from '../grades/json.js';
+import { parseJson, toJson } from '../db/json.js';
 import { percentOf, type GradeSymbol } from '../grades/symbols.js';
 import { streamRows } from '../db/stream.js';
 import {

@@ -4,9 +4,9 @@ import { loadCourseColumns } from '../grades/course-columns.js';
 import { GradeBatch } from '../grades/grade-batch.js';
 import { gradeText } from '../grades/grading.js';
 import { recalculate } from '../grades/recalculate.js';
-import { toJson } from '../grades/json.js';
+import { toJson } from '../db/json.js';
 import { ConflictError, NotFoundError } from '../http/errors.js';
-import { enqueueScoreSends } from '../lti/passback.js';
+import { enqueueScoreSends } from '../grades/lms-score-sends.js';
 
 /**
  * Repairs a person (or an explicit command) asks for, one grade at a time,
