@@ -19,6 +19,7 @@ import {
 import { coursePageData, type ListQuery } from './gradebook.js';
 import { jobOutcome, jobOutcomeIfVisible } from './job-status.js';
 import { appBase, coursePage, gradeHistoryPage, outcomeJson, type Outcome } from './pages.js';
+import { reconcileRoutes } from './reconcile-pages.js';
 import { exchangeState, gradeGrader, gradeSource, syncFailure } from './plain-words.js';
 import { createMissingLineItems } from './services.js';
 
@@ -497,4 +498,5 @@ export function appRoutes(
   });
 
   finalGradeRoutes(kit);
+  reconcileRoutes(kit);
 }

@@ -26,7 +26,7 @@ textarea{width:100%;max-width:40em}
 .notice{background:#eef6ee;border-color:#b7dbbf}.error{background:#fdeceb;border-color:#f1b8b3}
 .actions{display:flex;flex-wrap:wrap;gap:8px;align-items:center}.actions form{margin:0}
 caption{text-align:left;font-weight:600;padding:4px 0}
-.scroll{overflow-x:auto;max-width:100%}
+.scroll{overflow-x:auto;max-width:100%;position:relative}
 details{margin:6px 0}summary{cursor:pointer;color:#4f5966}pre{white-space:pre-wrap;font-size:12px}
 .decisions{display:flex;flex-wrap:wrap;gap:16px}.decisions form{flex:1 1 260px}
 .sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}

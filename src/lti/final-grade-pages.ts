@@ -1,7 +1,9 @@
 import type { FinalGradeEvent } from '../grades/final-grade-workflow.js';
 import type { FinalValue, LearnerFinalGrade, LearnerState } from '../grades/final-grades.js';
+import type { ReconcileItem } from '../reconcile/report.js';
 import type { CourseFinalGrades, Review, WaitingSubmission } from './final-grade-service.js';
 import { appPage, html, tight, when, type Html, type Outcome } from './pages.js';
+import { RECONCILE_WORDS } from './plain-words.js';
 import { bySortableName } from './sortable-name.js';
 
 /**
@@ -284,6 +286,44 @@ export function approverLink(waiting: number): Html {
   </p>`;
 }
 
+/** A learner's final grade as the SIS last accepted it, and how it compares (the review's dry run). */
+function sisCells(i: ReconcileItem | undefined, zone: string): Html {
+  const sis = i?.sis;
+  if (!sis)
+    return html`<td><span class="muted">nothing yet</span></td>
+      <td></td>`;
+  const accepted = sis.accepted
+    ? html`${sis.accepted.grade ?? (sis.accepted.score === null ? '–' : String(sis.accepted.score))}
+      ${sis.accepted.at ? html`<span class="muted">${when(sis.accepted.at, zone)}</span>` : ''}`
+    : html`<span class="muted">nothing yet</span>`;
+  const state = sis.state ?? 'in_sync';
+  return html`<td>${accepted}</td>
+    <td>
+      <span class="${RECONCILE_WORDS[state].tone}">${RECONCILE_WORDS[state].words}</span>${
+        state === 'failed' && sis.lastError ? html`: “${sis.lastError}”` : ''
+      }
+    </td>`;
+}
+
+/** How the final column compares with what the SIS accepted, in one sentence. */
+function comparedSummary(compared: Map<number, ReconcileItem>): Html {
+  const counts = new Map<string, number>();
+  let goes = 0;
+  for (const i of compared.values()) {
+    const state = i.sis?.state ?? 'in_sync';
+    counts.set(state, (counts.get(state) ?? 0) + 1);
+    if (i.sis?.wouldSend) goes++;
+  }
+  const parts = [...counts].map(
+    ([state, n]) => `${RECONCILE_WORDS[state as keyof typeof RECONCILE_WORDS].words}: ${n}`,
+  );
+  return html`<li>
+    Compared with what the SIS accepted: ${parts.join('; ')}.
+    ${plural(goes, 'final grade differs', 'final grades differ')} from what the SIS holds and would
+    go out with the next exchange. <a href="app/reconcile">Compare every grade</a>
+  </li>`;
+}
+
 function learnerNotes(l: LearnerFinalGrade): Html {
   const notes = l.flags.map((f) => f.message);
   return html`${l.blocked ? html`<strong class="bad">Held back:</strong> ` : ''}${notes.join('; ')}`;
@@ -386,6 +426,7 @@ export function reviewPage(d: {
                           .join(', ')}.`
                   }
                 </li>
+                ${r.compared ? comparedSummary(r.compared) : ''}
                 ${
                   r.changedSinceApproval.length
                     ? html`<li>
@@ -414,6 +455,12 @@ export function reviewPage(d: {
                     <th scope="col">Grade</th>
                     <th scope="col">State</th>
                     <th scope="col">${required ? 'In the submission' : 'In the send'}</th>
+                    ${
+                      r.compared
+                        ? html`<th scope="col">The SIS accepted</th>
+                            <th scope="col">Compared with the SIS</th>`
+                        : ''
+                    }
                     <th scope="col">Notes</th>
                   </tr>
                 </thead>
@@ -426,6 +473,7 @@ export function reviewPage(d: {
                         <td>${gradeOf(l.current)}</td>
                         <td>${stateWords(l, mode)}</td>
                         <td>${carriedIds.has(l.userId) ? 'yes' : 'no'}</td>
+                        ${r.compared ? sisCells(r.compared.get(l.userId), r.timeZone) : ''}
                         <td>${learnerNotes(l)}</td>
                       </tr>`,
                     ),

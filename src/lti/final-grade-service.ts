@@ -19,6 +19,7 @@ import {
   type LearnerFinalGrade,
 } from '../grades/final-grades.js';
 import { ConflictError, NotFoundError } from '../http/errors.js';
+import { reconcileReport, type ReconcileItem } from '../reconcile/report.js';
 import type { LtiSession } from './session.js';
 
 /**
@@ -59,6 +60,11 @@ export interface Review {
   connected: boolean;
   /** The tenant's time zone, for the times the pages show. */
   timeZone: string;
+  /**
+   * The reconciliation of the final column, learner by learner (the review's
+   * dry run): what the SIS accepted, the state, and whether a send now carries it.
+   */
+  compared?: Map<number, ReconcileItem>;
 }
 
 export function reviewOf(status: FinalGradeStatus, connected: boolean, timeZone = 'UTC'): Review {
@@ -136,11 +142,23 @@ export async function courseFinalGrades(deps: AppDeps, s: PageSession): Promise<
 /** The review a teacher confirms (staff). */
 export async function finalGradeReview(deps: AppDeps, s: PageSession): Promise<Review> {
   const status = await statusOf(deps, s);
-  return reviewOf(
+  const review = reviewOf(
     status,
     !!(await deps.exchange.connection(deps.db, s.tenantId)),
     await tenantTimeZone(deps, s.tenantId),
   );
+  if (!status.finalColumn) return review;
+  // The same report reconciliation keeps, read only: nothing is recorded by looking.
+  const report = await reconcileReport(deps.db, s.tenantId, {
+    courseId: s.courseId,
+    now: isoNow(deps.clock),
+    unknownAfterMinutes: deps.config.RECONCILE_UNKNOWN_AFTER_MINUTES,
+  });
+  const finalId = status.finalColumn.id;
+  review.compared = new Map(
+    report.items.filter((i) => i.columnId === finalId && i.sis).map((i) => [i.userId, i]),
+  );
+  return review;
 }
 
 /** How many submissions wait for this person's decision, or null when they are no approver. */

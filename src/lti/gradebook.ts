@@ -383,8 +383,24 @@ export async function coursePageData(
     canPull: !!(head.lineitems_url || head.memberships_url),
     withoutLineItem: columns.filter((c) => !c.lineItem).map((c) => c.name),
     exchange,
+    drift: s.staff ? await courseDrift(deps, s.courseId) : null,
     finalGradeSection: finals ? finalGradeSection(finals) : null,
     approverLink: waiting === null ? null : approverLink(waiting),
     outcome: await outcome(timeZone),
   };
+}
+
+/** The course's open drift (what the last reconciliation found, and when), for the staff's course page. */
+async function courseDrift(
+  deps: AppDeps,
+  courseId: number,
+): Promise<NonNullable<CoursePageData['drift']>> {
+  const row = await deps
+    .db('grade_drift')
+    .where({ course_id: courseId })
+    .whereNull('resolved_at')
+    .count({ n: '*' })
+    .first();
+  const course = await deps.db('courses').where({ id: courseId }).first('reconciled_at');
+  return { open: Number(row?.n ?? 0), checkedAt: toIso(course?.reconciled_at ?? null) };
 }

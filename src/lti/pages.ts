@@ -345,6 +345,8 @@ export interface CoursePageData {
       detail: Array<[string, string]>;
     } | null;
   } | null;
+  /** Grades the last reconciliation found different in the LMS or the SIS (staff). */
+  drift: { open: number; checkedAt: string | null } | null;
   /** The final-grade workflow (staff): state, final column, review link, events. */
   finalGradeSection: Html | null;
   /** For an approver: the link to the final grades waiting for approval. */
@@ -461,6 +463,29 @@ function staffTools(d: CoursePageData): Html {
                   </details>`
                 : ''
             }
+          </section>`
+        : ''
+    }
+    ${
+      d.drift
+        ? html`<section class="card" aria-labelledby="reconcile-heading">
+            <h2 id="reconcile-heading">Every grade accounted for</h2>
+            <p>
+              ${
+                !d.drift.checkedAt
+                  ? html`<span class="muted">Not compared yet</span> with what the LMS and the SIS
+                      hold.`
+                  : d.drift.open === 0
+                    ? html`<span class="ok">No difference found</span> between the LMS, gradebridge
+                        and the SIS, when last compared ${when(d.drift.checkedAt, d.timeZone)}.`
+                    : html`<strong class="bad"
+                          >${count(d.drift.open, 'grade differs', 'grades differ')}</strong
+                        >
+                        between the LMS, gradebridge and the SIS, or had no answer, when last
+                        compared ${when(d.drift.checkedAt, d.timeZone)}.`
+              }
+            </p>
+            <p><a href="app/reconcile">Compare every grade now, and repair</a></p>
           </section>`
         : ''
     }`;

@@ -1,3 +1,4 @@
+import type { ReconcileState } from '../reconcile/report.js';
 /**
  * States and errors of pulls, sends and grades as a teacher reads them:
  * what happened and what to do next. The codes and raw messages stay for the
@@ -147,3 +148,36 @@ export function pullSummary(summary: Record<string, unknown> | null): string {
     parts.push(`${plural(n(summary.usersCreated), 'new person', 'new people')}`);
   return parts.join('; ');
 }
+
+/** Each state in words a teacher reads, and what to do about it. */
+export const RECONCILE_WORDS: Record<
+  ReconcileState,
+  { words: string; tone: string; next: string }
+> = {
+  in_sync: { words: 'The same everywhere', tone: 'ok', next: 'Nothing to do.' },
+  lms_differs: {
+    words: 'The LMS holds another value',
+    tone: 'bad',
+    next: 'Send gradebridge’s grade to the LMS again, or take the LMS’s value if it is the right one.',
+  },
+  sis_differs: {
+    words: 'The SIS holds another value',
+    tone: 'bad',
+    next: 'Send the grade to the SIS again: it goes with the next exchange.',
+  },
+  waiting: {
+    words: 'Waiting to be sent, or for an answer',
+    tone: 'muted',
+    next: 'Nothing to do yet: it goes, or is answered, soon.',
+  },
+  failed: {
+    words: 'Not taken',
+    tone: 'bad',
+    next: 'Fix what the reason says, then send it again.',
+  },
+  unknown: {
+    words: 'No answer yet',
+    tone: 'warn',
+    next: 'The grade was sent but nobody said whether it arrived: pull from the LMS, or send it again.',
+  },
+};

@@ -92,6 +92,11 @@ export async function recordDrift(
     await trx('grade_drift')
       .whereIn('id', resolved.slice(i, i + 500))
       .update({ resolved_at: now });
+  for (let i = 0; i < courseIds.length; i += 500)
+    await trx('courses')
+      .where({ tenant_id: report.tenantId })
+      .whereIn('id', courseIds.slice(i, i + 500))
+      .update({ reconciled_at: now });
 }
 
 /** Open drift by tenant and state, for the Prometheus gauges. */

@@ -1,5 +1,7 @@
 import type { Executor } from '../db/knex.js';
 import { toBool, toIso } from '../db/time.js';
+import { buildPayload } from '../exchange/payload.js';
+import { QueryProblem } from '../exchange/scope.js';
 import {
   approvalModeOf,
   approvedFinalGrades,
@@ -102,7 +104,11 @@ export async function reconcileReport(
     })
     .orderBy('id')
     .select('id', 'batch_uid');
-  const connected = !!(await db('datasync_connections').where({ tenant_id: tenantId }).first('id'));
+  const connection = await db('datasync_connections')
+    .where({ tenant_id: tenantId })
+    .orderBy('id')
+    .first('id');
+  const connected = !!connection;
   const approval = (await approvalModeOf(db, tenantId)) === 'required';
   const unknownBefore = new Date(
     Date.parse(options.now) - options.unknownAfterMinutes * 60_000,
@@ -110,18 +116,72 @@ export async function reconcileReport(
   const items: ReconcileItem[] = [];
   for (const course of courses)
     items.push(
-      ...(await courseItems(db, tenantId, course, { connected, approval, unknownBefore })),
+      ...(await courseItems(db, tenantId, course, {
+        connected,
+        connectionId: connection?.id ?? null,
+        approval,
+        unknownBefore,
+      })),
     );
   const counts = emptyCounts();
   for (const item of items) counts[item.state]++;
   return { tenantId, generatedAt: options.now, counts, items };
 }
 
+/**
+ * What the next exchange that asks for this course would carry, by
+ * `column:user`: the exchange's own payload, planned and not sent (only what
+ * differs from what was last sent on the connection; approved values only
+ * where approval is required), in the score types the course was sent in.
+ */
+async function dryRun(
+  db: Executor,
+  connectionId: number,
+  courseId: number,
+  summaries: boolean,
+): Promise<Set<string>> {
+  const types = new Set<'raw' | 'percentage'>();
+  for (const key of (await db('exchange_items')
+    .where({ connection_id: connectionId, course_id: courseId, kind: 'summary' })
+    .distinct('item_key')
+    .pluck('item_key')) as string[])
+    types.add(key.endsWith(':percentage') ? 'percentage' : 'raw');
+  if (types.size === 0) types.add('raw');
+  const parts = (withSummaries: boolean) =>
+    [...types].map((scoreType) => ({
+      courseId,
+      dataSyncId: null,
+      assignments: true,
+      summaries: withSummaries,
+      scoreType,
+      gradedAfter: null,
+      assignmentIds: null,
+    }));
+  let payload;
+  try {
+    payload = await buildPayload(db, connectionId, parts(summaries));
+  } catch (err) {
+    // The exchange would refuse the summaries (no final column it can send): the scores still go.
+    if (!(err instanceof QueryProblem)) throw err;
+    payload = await buildPayload(db, connectionId, parts(false));
+  }
+  const out = new Set<string>();
+  for (const a of payload.assignments)
+    for (const s of a.scores) out.add(`${s.item.columnId}:${s.item.userId}`);
+  for (const s of payload.summaries) out.add(`${s.item.columnId}:${s.item.userId}`);
+  return out;
+}
+
 async function courseItems(
   db: Executor,
   tenantId: number,
   course: { id: number; batch_uid: string | null },
-  o: { connected: boolean; approval: boolean; unknownBefore: string },
+  o: {
+    connected: boolean;
+    connectionId: number | null;
+    approval: boolean;
+    unknownBefore: string;
+  },
 ): Promise<ReconcileItem[]> {
   const columns = await db('grade_columns')
     .where({ course_id: course.id })
@@ -223,6 +283,10 @@ async function courseItems(
     }
   }
   const approved = o.approval && final ? await approvedFinalGrades(db, course.id) : null;
+  const goesOut =
+    o.connectionId !== null && toSis.size > 0
+      ? await dryRun(db, o.connectionId, course.id, final !== null)
+      : null;
 
   const out: ReconcileItem[] = [];
   for (const c of relevant) {
@@ -270,12 +334,14 @@ async function courseItems(
         const shouldVersion =
           should === null ? null : 'versionId' in should ? (should.versionId ?? null) : null;
         let state: SideState;
+        // The SIS holds the right grade when it accepted this version, or another with the same value.
         const acceptedMatches =
           !!acc &&
-          (shouldVersion !== null && acc.version_id !== null
-            ? Number(acc.version_id) === shouldVersion
-            : close(acc.score as number | null, should?.score ?? null) &&
-              acc.grade === (should?.grade ?? null));
+          ((shouldVersion !== null &&
+            acc.version_id !== null &&
+            Number(acc.version_id) === shouldVersion) ||
+            (close(acc.score as number | null, should?.score ?? null) &&
+              (acc.grade ?? null) === (should?.grade ?? null)));
         if (!should && !acc) state = 'in_sync';
         else if (acceptedMatches) state = 'in_sync';
         else if (last && last.sis_outcome === 'refused') state = 'failed';
@@ -296,11 +362,7 @@ async function courseItems(
           lastError: (last?.error_message as string | null) ?? null,
           lastSentAt: last ? toIso(last.created_at as string) : null,
           state,
-          wouldSend:
-            should !== null &&
-            !acceptedMatches &&
-            !(last && last.status === 'pending') &&
-            !(state === 'waiting' && last && last.status === 'sent' && !last.sis_outcome),
+          wouldSend: goesOut?.has(k) ?? false,
         };
       }
       if (!ours && !lmsSide?.value && !sisSide?.accepted && !l) continue;

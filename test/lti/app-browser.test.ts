@@ -268,7 +268,7 @@ describe('the teacher app in Chromium: phone width, iframes, live outcomes, axe'
     await page.locator('#content').getByText('already wait for approval').waitFor();
   });
 
-  it('has no axe-core violations on the course page, review, approvals, grade history and landing page', async () => {
+  it('has no axe-core violations on the course page, review, approvals, reconciliation, grade history and landing page', async () => {
     const column = await ctx
       .db('grade_columns as g')
       .join('courses as c', 'c.id', 'g.course_id')
@@ -284,6 +284,8 @@ describe('the teacher app in Chromium: phone width, iframes, live outcomes, axe'
       ['course page of 150 learners, page 2', app(big.token, '?page=2'), 'Previous page'],
       ['review', app(teacher, '/final-grades'), 'Review final grades'],
       ['approvals', app(dean, '/approvals'), 'Approve these final grades'],
+      ['reconciliation', app(teacher, '/reconcile?all=1'), 'Grades in the LMS'],
+      ['reconciliation, 390 px', app(teacher, '/reconcile?all=1'), 'Grades in the LMS'],
       ['grade history', app(teacher, `/grade?column=${column.id}&user=${learner.id}`), 'Final'],
       ['landing page', `${base}/`, 'API documentation'],
     ];
@@ -292,6 +294,7 @@ describe('the teacher app in Chromium: phone width, iframes, live outcomes, axe'
       const { page } = await open(url, name.includes('390') ? 390 : 1280);
       await page.getByText(text).first().waitFor();
       for (const v of await accessibilityViolations(page)) found.push(`${name}: ${v}`);
+      if (name.includes('390')) expect(await scrollsSideways(page), name).to.equal(false);
       await browser!.close();
       browser = undefined;
     }

@@ -368,10 +368,18 @@ describe('LTI pages: final grades reviewed, submitted, approved or rejected', fu
     });
 
     it('sends the approved values, and the review says so per learner', async () => {
+      // Before the send, the review is the dry run: what would go out, compared with the SIS.
+      const dry = visible(await page('/lti/app/final-grades', teacher));
+      expect(dry)
+        .to.include('The SIS accepted')
+        .and.include('3 final grades differ from what the SIS holds and would go out');
       await createWorker(ctx.deps).drain();
       const review = visible(await page('/lti/app/final-grades', teacher));
       expect(review).to.include('Sent to the SIS');
       expect(review.match(/Sent to the SIS/g)).to.have.length(3);
+      expect(review)
+        .to.include('The same everywhere: 3')
+        .and.include('0 final grades differ from what the SIS holds');
     });
 
     it('marks a grade changed after approval on the course page and in that final grade’s history', async () => {

@@ -53,6 +53,8 @@ describe('reconciliation: what the LMS holds, what gradebridge holds, what the S
   let ltiContextId: number;
   let courseId: number;
   let columnId: number;
+  let teacherSession: string;
+  let clientId: string;
   const drain = () => createWorker(ctx.deps).drain();
   const learners = ['s1', 's2', 's3', 's4'];
 
@@ -107,6 +109,8 @@ describe('reconciliation: what the LMS holds, what gradebridge holds, what the S
       { submitForms: true },
     );
     expect(page.status, page.html).to.equal(200);
+    teacherSession = new URL(page.url).searchParams.get('session')!;
+    clientId = tool.clientId;
     const x = await ctx
       .db('lti_contexts')
       .where({ tenant_id: t.tenantId })
@@ -296,5 +300,130 @@ describe('reconciliation: what the LMS holds, what gradebridge holds, what the S
     r = await byLearner();
     expect(r.s1!.state).to.equal('unknown');
     ctx.clock.release();
+    // The consumer's answer arrives after all.
+    await ctx
+      .db('exchange_sends')
+      .where({ column_id: columnId, user_id: user.id })
+      .orderBy('id', 'desc')
+      .limit(1)
+      .update({ sis_outcome: 'accepted', outcome_at: isoNow(ctx.clock) });
+    expect((await byLearner()).s1!.sis!.state).to.equal('in_sync');
+  });
+
+  describe('on the course page, for course staff', () => {
+    const words = (h: string) =>
+      h
+        .replace(/<style>[\s\S]*?<\/style>|<details>[\s\S]*?<\/details>/g, '')
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/&#39;/g, "'")
+        .replace(/\s+/g, ' ');
+    const app = (session: string, path = '') => `/lti/s/${encodeURIComponent(session)}/app${path}`;
+    const userOf = async (sub: string) =>
+      (
+        await ctx
+          .db('external_ids')
+          .where({ tenant_id: t.tenantId, kind: 'user', external_id: sub })
+          .first('local_id')
+      ).local_id as number;
+    const act = (form: Record<string, string>) =>
+      ctx.http
+        .post(app(teacherSession, '/reconcile/repair'))
+        .type('form')
+        .set({ Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' })
+        .send(form);
+
+    it('says in words where each grade differs, offers only the repairs that apply, and records who repaired', async () => {
+      lms.keepOlderScore('s2');
+      await grade('s2', 2);
+      await drain();
+      lms.clearScoreFaults();
+
+      // The course page says what the last comparison found, and when; opening the comparison redoes it.
+      const before = words((await ctx.http.get(app(teacherSession)).expect(200)).text);
+      expect(before).to.match(
+        /No difference found between the LMS, gradebridge and the SIS, when last compared/,
+      );
+      const page = await ctx.http.get(app(teacherSession, '/reconcile')).expect(200);
+      const course = words((await ctx.http.get(app(teacherSession)).expect(200)).text);
+      expect(course).to.include('1 grade differs between the LMS, gradebridge and the SIS');
+      const text = words(page.text);
+      expect(text)
+        .to.include('The LMS holds another value')
+        .and.include('Learner s2')
+        .and.not.include('Learner s3');
+      expect(page.text).to.include('Take the LMS’s value');
+      expect(page.text).to.include('Send ours to the LMS again');
+      const all = words(
+        (await ctx.http.get(app(teacherSession, '/reconcile?all=1')).expect(200)).text,
+      );
+      expect(all).to.include('Learner s3').and.include('The same everywhere');
+
+      const done = await act({
+        column: String(columnId),
+        user: String(await userOf('s2')),
+        action: 'accept_lms',
+      }).expect(200);
+      expect(done.body.outcome.title).to.equal('The LMS’s value is now gradebridge’s grade.');
+      const last = await ctx.db('reconcile_actions').orderBy('id', 'desc').first();
+      expect(last).to.deep.include({ action: 'accept_lms', actor_name: 'Emmy Noether' });
+      const after = words((await ctx.http.get(app(teacherSession, '/reconcile')).expect(200)).text);
+      expect(after).to.include('Every grade is the same in the LMS, gradebridge and the SIS.');
+      expect(words((await ctx.http.get(app(teacherSession)).expect(200)).text)).to.include(
+        'No difference found',
+      );
+      // The dry run is the exchange: what the report says would go out is what the next one carries.
+      const predicted = Object.values(await byLearner())
+        .filter((i) => i.sis?.wouldSend)
+        .map((i) => i.userId)
+        .sort();
+      const next = await exchange();
+      expect(next.scores.map((x) => x.personSourceId).sort()).to.deep.equal(predicted);
+    });
+
+    it('refuses a repair that does not apply, or for someone not in the course, in words', async () => {
+      const other = await ctx
+        .db('users')
+        .where({ tenant_id: t.tenantId, batch_uid: 'placeholder' });
+      const stranger = other[0]?.id ?? 999999;
+      const notHere = await act({
+        column: String(columnId),
+        user: String(stranger),
+        action: 'resend_lms',
+      });
+      expect(notHere.status, JSON.stringify(notHere.body)).to.equal(404);
+      expect(notHere.body.outcome.title).to.equal('Nothing was changed.');
+      expect(notHere.body.outcome.html).to.include('That learner is not in this course.');
+      // A plain form post (no script) gets the page, saying so, with the same status.
+      const plain = await ctx.http
+        .post(app(teacherSession, '/reconcile/repair'))
+        .type('form')
+        .send({ column: '999999', user: String(await userOf('s1')), action: 'accept_lms' });
+      expect(plain.status).to.equal(404);
+      expect(words(plain.text)).to.include('There is no such column in this course.');
+      expect(await ctx.db('reconcile_actions').where({ course_id: courseId })).to.have.length(4);
+    });
+
+    it('shows the comparison to course staff only', async () => {
+      const res = await new Browser().open(
+        lms.loginInitiationUrl({
+          toolClientId: clientId,
+          userId: 's1',
+          resourceLinkId: 'link-rec',
+        }),
+        { submitForms: true },
+      );
+      const learner = new URL(res.url).searchParams.get('session')!;
+      const refused = await ctx.http.get(app(learner, '/reconcile'));
+      expect(refused.status).to.equal(403);
+      expect(words(refused.text)).to.include('Only course staff can compare and repair grades.');
+      expect(words((await ctx.http.get(app(learner)).expect(200)).text)).not.to.include(
+        'Every grade accounted for',
+      );
+      const post = await ctx.http
+        .post(app(learner, '/reconcile/repair'))
+        .type('form')
+        .send({ column: String(columnId), user: String(await userOf('s1')), action: 'resend_sis' });
+      expect(post.status).to.equal(403);
+    });
   });
 });
