@@ -192,8 +192,10 @@ describe("the teacher's whole path in Chromium, inside the LMS's cross-site ifra
     await frame
       .getByRole('link', { name: /Approvals: final grades waiting for your decision/ })
       .click();
+    await frame.getByRole('button', { name: 'Approve these final grades' }).waitFor();
     await frame.getByText('End of term').first().waitFor();
     const inner = page.frame({ name: 'tool_content' })!;
+    expect(inner.url()).to.match(/\/app\/approvals$/);
     await inner.evaluate('window.stillHere = true');
     const at = frameUrl(page);
 
