@@ -40,7 +40,6 @@ export async function buildDeps(
     clock,
     encryptionKey: await loadSigningSecret(db, 'lti-encryption', config.LTI_ENCRYPTION_KEY, now),
     sessionSecret: await loadSigningSecret(db, 'lti-sessions', undefined, now),
-    registrationSecret: await loadSigningSecret(db, 'lti-registration', undefined, now),
   });
   const secrets = new SecretBox(await loadSigningSecret(db, 'secrets', config.SECRETS_KEY, now));
   return {

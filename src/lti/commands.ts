@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
   CliError,
@@ -7,16 +8,53 @@ import {
   print,
   type CommandKit,
 } from '../cli/command-kit.js';
-import { registerPlatform, registrationUrl, toolUrls } from './registration.js';
+import { registrationLink } from './dynamic-registration.js';
+import {
+  listPlatforms,
+  platformEvents,
+  registerPlatform,
+  replacePlatformEndpoints,
+  toolUrls,
+  type PlatformListing,
+} from './registration.js';
 import { pullAndRecord } from './services.js';
 
-/** `platform register|registration-url|list` and `lti pull`. */
+/** Who runs a command, for the record: --by, else the operating system's user. */
+function actorName(by: string | undefined): string {
+  if (by?.trim()) return by.trim();
+  try {
+    return `${userInfo().username} (command line)`;
+  } catch {
+    return 'command line';
+  }
+}
+
+/** A platform's line in `platform list`: its deployments, how they came, or that it awaits its first launch. */
+function platformLine(p: PlatformListing): string {
+  const deployments = p.deployments.map((d) =>
+    d.source === 'first_launch'
+      ? `${d.deploymentId} (learned from the first launch, ${d.addedAt ?? '?'})`
+      : d.deploymentId,
+  );
+  return [
+    `${p.issuer}\t${p.clientId}\t${
+      p.awaitingDeployment
+        ? 'deployment: awaiting the first launch'
+        : `deployments: ${deployments.join(', ') || '(none)'}`
+    }`,
+    `  registered by ${p.registeredVia.replace('_', ' ')} at ${p.registeredAt ?? '?'}; auth ${p.authUrl ?? '?'}, token ${p.tokenUrl ?? '?'}, keyset ${p.keysetUrl ?? '?'}${
+      p.endpointsReplacedAt ? `; endpoints replaced at ${p.endpointsReplacedAt}` : ''
+    }`,
+  ].join('\n');
+}
+
+/** `platform register|replace-endpoints|registration-url|list|history` and `lti pull`. */
 export function registerLtiCommands(program: Command, kit: CommandKit): void {
   const platform = program.command('platform').description('LTI 1.3 platforms (LMSs)');
   platform
     .command('register')
     .description(
-      "register an LMS (its issuer and the tool's client id there) with one or more deployments for a tenant",
+      "register an LMS (its issuer and the tool's client id there) with one or more deployments for a tenant; registering it again adds deployments, and never changes its endpoints (see replace-endpoints)",
     )
     .requiredOption(...TENANT_OPTION)
     .requiredOption('--issuer <url>', "the platform's issuer (iss)")
@@ -32,6 +70,7 @@ export function registerLtiCommands(program: Command, kit: CommandKit): void {
     )
     .option('--name <name>', 'a name for the platform')
     .option('--authorization-server <url>', 'aud for access token requests, when not the token URL')
+    .option('--by <name>', 'who registers it, for the record (default: your user name)')
     .option(...JSON_OPTION)
     .action(
       async (opts: {
@@ -44,22 +83,27 @@ export function registerLtiCommands(program: Command, kit: CommandKit): void {
         deployment: string[];
         name?: string;
         authorizationServer?: string;
+        by?: string;
         json?: boolean;
       }) => {
         if (opts.deployment.length === 0)
           throw new CliError('at least one --deployment is required');
         const result = await kit.withDeps(async (deps) => {
-          const registered = await registerPlatform(deps, {
-            tenantId: opts.tenant,
-            issuer: opts.issuer,
-            clientId: opts.clientId,
-            name: opts.name,
-            authenticationEndpoint: opts.authUrl,
-            accessTokenEndpoint: opts.tokenUrl,
-            authorizationServer: opts.authorizationServer,
-            keysetUrl: opts.keysetUrl,
-            deploymentIds: opts.deployment,
-          });
+          const registered = await registerPlatform(
+            deps,
+            {
+              tenantId: opts.tenant,
+              issuer: opts.issuer,
+              clientId: opts.clientId,
+              name: opts.name,
+              authenticationEndpoint: opts.authUrl,
+              accessTokenEndpoint: opts.tokenUrl,
+              authorizationServer: opts.authorizationServer,
+              keysetUrl: opts.keysetUrl,
+              deploymentIds: opts.deployment,
+            },
+            { via: 'command_line', actor: actorName(opts.by) },
+          );
           return { ...registered, toolUrls: toolUrls(deps.config.publicUrl) };
         });
         print(
@@ -74,44 +118,121 @@ export function registerLtiCommands(program: Command, kit: CommandKit): void {
       },
     );
   platform
+    .command('replace-endpoints')
+    .description(
+      "replace a registered platform's auth URL, token URL, keyset URL or authorization server, on purpose: the change (before, after, who, why) is recorded and logged",
+    )
+    .requiredOption(...TENANT_OPTION)
+    .requiredOption('--issuer <url>', "the platform's issuer (iss)")
+    .requiredOption('--client-id <id>', "the tool's client id there")
+    .option('--auth-url <url>', 'the new OIDC authorization endpoint')
+    .option('--token-url <url>', 'the new access token endpoint')
+    .option('--keyset-url <url>', "the new JWKS URL (the platform's signing keys)")
+    .option('--authorization-server <url>', 'the new aud for access token requests')
+    .requiredOption('--reason <text>', 'why, kept with the change')
+    .option('--by <name>', 'who, kept with the change (default: your user name)')
+    .option(...JSON_OPTION)
+    .action(
+      async (opts: {
+        tenant: number;
+        issuer: string;
+        clientId: string;
+        authUrl?: string;
+        tokenUrl?: string;
+        keysetUrl?: string;
+        authorizationServer?: string;
+        reason: string;
+        by?: string;
+        json?: boolean;
+      }) => {
+        const result = await kit.withDeps(async (deps) => {
+          await kit.requireTenant(deps, opts.tenant);
+          return replacePlatformEndpoints(deps, {
+            tenantId: opts.tenant,
+            issuer: opts.issuer,
+            clientId: opts.clientId,
+            authenticationEndpoint: opts.authUrl,
+            accessTokenEndpoint: opts.tokenUrl,
+            keysetUrl: opts.keysetUrl,
+            authorizationServer: opts.authorizationServer,
+            reason: opts.reason,
+            actor: actorName(opts.by),
+          });
+        });
+        print(
+          !!opts.json,
+          { ...result },
+          [
+            `Replaced for ${result.issuer} (client ${result.clientId}), recorded as event ${result.eventId}:`,
+            ...Object.entries(result.changed).map(
+              ([what, c]) => `  ${what}: ${c.from ?? '(none)'} -> ${c.to}`,
+            ),
+          ].join('\n'),
+        );
+      },
+    );
+  platform
     .command('registration-url')
-    .description("a tenant's LTI Dynamic Registration URL, to paste into an LMS")
+    .description(
+      'a Dynamic Registration URL for a tenant, to paste into an LMS: it registers one platform, once',
+    )
     .requiredOption(...TENANT_OPTION)
     .option('--days <n>', 'how long the URL stays valid', positiveInt('--days'), 7)
     .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; days: number; json?: boolean }) => {
-      const url = await kit.withDeps(async (deps) => {
+      const link = await kit.withDeps(async (deps) => {
         await kit.requireTenant(deps, opts.tenant);
-        return registrationUrl(deps, deps.config.publicUrl, opts.tenant, opts.days * 86400);
+        return registrationLink(deps, deps.config.publicUrl, opts.tenant, opts.days * 86400);
       });
-      print(!!opts.json, { tenantId: opts.tenant, registrationUrl: url }, url);
+      print(
+        !!opts.json,
+        { tenantId: opts.tenant, registrationUrl: link.url, expiresAt: link.expiresAt },
+        `${link.url}\n(registers one platform, once; valid until ${link.expiresAt})`,
+      );
     });
   platform
     .command('list')
-    .description("a tenant's platforms and deployments")
+    .description(
+      "a tenant's platforms: their deployments (and which were learned from a first launch, or that one is awaited) and endpoints",
+    )
     .requiredOption(...TENANT_OPTION)
     .option(...JSON_OPTION)
     .action(async (opts: { tenant: number; json?: boolean }) => {
-      const rows = await kit.withDeps((deps) =>
-        deps
-          .db('lti_deployments')
-          .where({ tenant_id: opts.tenant })
-          .orderBy('id')
-          .select('issuer', 'client_id', 'deployment_id', 'platform_kid'),
-      );
-      const platforms = rows.map((r) => ({
-        issuer: r.issuer,
-        clientId: r.client_id,
-        deploymentId: r.deployment_id,
-        platformId: r.platform_kid,
-      }));
+      const platforms = await kit.withDeps((deps) => listPlatforms(deps, opts.tenant));
       print(
         !!opts.json,
         { tenantId: opts.tenant, platforms },
-        platforms.map((p) => `${p.issuer}\t${p.clientId}\t${p.deploymentId}`).join('\n') ||
-          '(none)',
+        platforms.map(platformLine).join('\n') || '(none)',
       );
     });
+  platform
+    .command('history')
+    .description(
+      "what happened to a tenant's platform registrations: registered, deployments added or learned, endpoints replaced (who, why)",
+    )
+    .requiredOption(...TENANT_OPTION)
+    .option('--issuer <url>', 'only this platform')
+    .option('--client-id <id>', 'only this client id')
+    .option(...JSON_OPTION)
+    .action(
+      async (opts: { tenant: number; issuer?: string; clientId?: string; json?: boolean }) => {
+        const events = await kit.withDeps((deps) =>
+          platformEvents(deps, opts.tenant, { issuer: opts.issuer, clientId: opts.clientId }),
+        );
+        print(
+          !!opts.json,
+          { tenantId: opts.tenant, events },
+          events
+            .map(
+              (e) =>
+                `${e.at ?? '?'}\t${e.kind}\t${e.issuer}\t${e.clientId}${e.actor ? `\tby ${e.actor}` : ''}${
+                  e.reason ? `\t"${e.reason}"` : ''
+                }\t${JSON.stringify(e.detail)}`,
+            )
+            .join('\n') || '(none)',
+        );
+      },
+    );
 
   const lti = program.command('lti').description('LTI courses');
   lti

@@ -58,12 +58,18 @@ export interface PlatformInfo {
   active: boolean;
 }
 
-/** A deep linking launch's settings: where and how to answer it. */
+/** A deep linking launch's settings: where and how to answer it (LTI Deep Linking 2.0, 4.4.1). */
 export interface DeepLinkingSettings {
   deep_link_return_url: string;
   data?: string;
   accept_types?: string[];
   accept_multiple?: boolean;
+  /** false: the platform ignores line items; absent: it did not say. */
+  accept_lineitem?: boolean;
+  /** true: what is returned is added without the person confirming it in the LMS. */
+  auto_create?: boolean;
+  /** Settings the platform sent that cannot be used as sent, in words ("accept_types is missing"). */
+  unusable?: string[];
 }
 
 /** What ltijs's services need to know of a launch (its "idtoken"). */
@@ -375,7 +381,13 @@ export class LtiEngine {
     };
   }
 
-  /** Registers (or updates) a platform: ltijs makes the tool's key pair for it. The platform is active at once. */
+  /**
+   * Registers a platform, or updates a registered one: ltijs makes the tool's
+   * key pair for a new platform (a new one needs its keyset URL; an update
+   * without one keeps the platform's keys). The platform is active at once.
+   * Whether a registration may change a registered platform is decided by
+   * the caller (registration.ts), never here.
+   */
   async registerPlatform(p: {
     issuer: string;
     clientId: string;
@@ -383,7 +395,7 @@ export class LtiEngine {
     authenticationEndpoint: string;
     accessTokenEndpoint: string;
     authorizationServer?: string;
-    keysetUrl: string;
+    keysetUrl?: string;
   }): Promise<PlatformInfo> {
     const registered = await this.provider.registerPlatform({
       url: p.issuer,
@@ -392,7 +404,7 @@ export class LtiEngine {
       authenticationEndpoint: p.authenticationEndpoint,
       accesstokenEndpoint: p.accessTokenEndpoint,
       authorizationServer: p.authorizationServer,
-      authConfig: { method: 'JWK_SET', key: p.keysetUrl },
+      ...(p.keysetUrl ? { authConfig: { method: 'JWK_SET', key: p.keysetUrl } } : {}),
     });
     await registered.platformActive(true);
     this.platforms.delete(`${p.issuer}\n${p.clientId}`);

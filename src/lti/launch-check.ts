@@ -78,11 +78,16 @@ export interface LaunchCheckOptions {
   clockToleranceSeconds: number;
   maxAgeSeconds: number;
   now: () => number;
-  /** The registered deployment (its row id and tenant), or null. */
+  /**
+   * The registered deployment (its row id and tenant), or null. Called once
+   * the token's signature checked out, with the platform's key id: a
+   * platform awaiting its first deployment learns it then.
+   */
   deployment: (
     issuer: string,
     clientId: string,
     deploymentId: string,
+    platformKid: string,
   ) => Promise<{ id: number; tenantId: number } | null>;
 }
 
@@ -207,7 +212,12 @@ export async function checkLaunch(
     throw new LaunchError(401, 'The nonce is not the one issued at this login.');
 
   const claims = readClaims(payload, login.client_id);
-  const deployment = await o.deployment(claims.issuer, claims.clientId, claims.deploymentId);
+  const deployment = await o.deployment(
+    claims.issuer,
+    claims.clientId,
+    claims.deploymentId,
+    platform.id,
+  );
   if (!deployment)
     throw new LaunchError(
       401,
@@ -357,21 +367,60 @@ export function readClaims(p: Record<string, unknown>, clientId: string): Launch
       'Names and Roles memberships URL',
       URL_MAX,
     ),
-    deepLinking:
-      dl && returnUrl
-        ? {
-            deep_link_return_url: returnUrl,
-            ...(dlData ? { data: dlData } : {}),
-            ...(Array.isArray(dl.accept_types)
-              ? { accept_types: (dl.accept_types as unknown[]).filter(isCleanString) }
-              : {}),
-            ...(dl.accept_multiple !== undefined
-              ? { accept_multiple: dl.accept_multiple === true || dl.accept_multiple === 'true' }
-              : {}),
-          }
-        : null,
+    deepLinking: dl && returnUrl ? deepLinkingSettings(dl, returnUrl, dlData) : null,
   };
 }
 
 const isCleanString = (v: unknown): v is string =>
   typeof v === 'string' && identifierProblem(v, 255) === null;
+
+/** A deep linking flag: a boolean (or, as some platforms send it, "true" or "false"). */
+function flag(value: unknown): boolean | undefined | 'unusable' {
+  if (value === undefined || value === null) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return 'unusable';
+}
+
+/**
+ * The deep linking settings as the tool may use them. The launch is accepted
+ * whatever they hold (the deep linking page explains in plain words what it
+ * cannot do and offers to return to the LMS); what is missing or unusable is
+ * listed in `unusable`, so nothing is made from it.
+ */
+function deepLinkingSettings(
+  dl: Record<string, unknown>,
+  returnUrl: string,
+  data: string | null,
+): DeepLinkingSettings {
+  const unusable: string[] = [];
+  let returnUrlOk = false;
+  try {
+    const url = new URL(returnUrl);
+    returnUrlOk = url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    returnUrlOk = false;
+  }
+  if (!returnUrlOk) unusable.push('deep_link_return_url is not an http(s) URL');
+  let acceptTypes: string[] | undefined;
+  if (dl.accept_types === undefined || dl.accept_types === null)
+    unusable.push('accept_types is missing');
+  else if (!Array.isArray(dl.accept_types)) unusable.push('accept_types is not a list');
+  else {
+    acceptTypes = (dl.accept_types as unknown[]).filter(isCleanString).slice(0, 20);
+    if (acceptTypes.length === 0) unusable.push('accept_types is empty');
+  }
+  const flags: Partial<Record<'accept_multiple' | 'accept_lineitem' | 'auto_create', boolean>> = {};
+  for (const name of ['accept_multiple', 'accept_lineitem', 'auto_create'] as const) {
+    const value = flag(dl[name]);
+    if (value === 'unusable') unusable.push(`${name} is not true or false`);
+    else if (value !== undefined) flags[name] = value;
+  }
+  return {
+    deep_link_return_url: returnUrl,
+    ...(data ? { data } : {}),
+    ...(acceptTypes ? { accept_types: acceptTypes } : {}),
+    ...flags,
+    ...(unusable.length > 0 ? { unusable } : {}),
+  };
+}

@@ -13,19 +13,23 @@ import type { ApiDocs } from '../http/openapi.js';
 import { requestBaseUrl, Surface, type AppContext, type ErrorRenderer } from '../http/surface.js';
 import { DB_INT_MAX, z } from '../http/validation.js';
 import { type DeepLinkingSettings, type LtiRequest } from './engine.js';
+import { DEEP_LINK_CANCEL_ACTION, deepLinkPage } from './deep-link-pages.js';
+import {
+  answerDeepLink,
+  cancelDeepLink,
+  DeepLinkRefusal,
+  deepLinkOffer,
+  offeredColumns,
+} from './deep-linking.js';
+import { dynamicRegistration, type DynamicRegistrationResult } from './dynamic-registration.js';
 import type { VerifiedLaunch } from './launch-check.js';
 import { recordLaunch, unchangedLaunch, visibleLearners } from './launch.js';
 import { appRoutes } from './app-routes.js';
 import type { PageSession } from './final-grade-service.js';
-import { deepLinkPage, errorPage, autoSubmitPage, layout, html } from './pages.js';
-import { dynamicRegistration, RegistrationError, toolUrls } from './registration.js';
-import {
-  createColumn,
-  lineItemFor,
-  loadLtiContext,
-  serviceContext,
-  type LtiColumn,
-} from './services.js';
+import { errorPage, autoSubmitPage, layout, html } from './pages.js';
+import { refusalExtras, refusalPage, technicalDetail } from './refusal-page.js';
+import { RegistrationError, toolUrls } from './registration.js';
+import { loadLtiContext } from './services.js';
 
 type Session = PageSession;
 
@@ -37,19 +41,61 @@ function sendHtml(ctx: AppContext, page: string): void {
 /** The code of a 502 whose message says in plain words what the LMS did wrong. */
 const LMS_FAILED = 'lms_failed';
 
-/** LTI pages answer errors as HTML pages the LMS frame can show. */
+/**
+ * LTI pages answer errors as HTML pages the LMS frame can show; technical
+ * detail (and, for deep linking, a way back to the LMS) when the error
+ * carries it.
+ */
 const renderLtiError: ErrorRenderer = (ctx, error) => {
   ctx.status = error.status;
   const worded = error.status < 500 || error.code === LMS_FAILED;
+  const reason = worded ? error.message : 'Something went wrong; try again.';
+  const extras = worded ? refusalExtras(error.details) : null;
   sendHtml(
     ctx,
-    errorPage(
-      error.status,
-      worded ? error.message : 'Something went wrong; try again.',
-      ctx.state.requestId,
-    ),
+    extras
+      ? refusalPage(error.status, reason, ctx.state.requestId, extras)
+      : errorPage(error.status, reason, ctx.state.requestId),
   );
 };
+
+/** A deep linking refusal as the surface's error page: detail behind a disclosure, and Cancel when the LMS can still be answered. */
+function deepLinkError(err: DeepLinkRefusal, session: string): AppError {
+  return new AppError(err.status, 'deep_link_refused', err.message, {
+    details: {
+      technical: err.detail,
+      ...(err.cancellable ? { cancel: { action: DEEP_LINK_CANCEL_ACTION, session } } : {}),
+    },
+  });
+}
+
+/** The page that tells the LMS the registration is done. */
+function registeredPage(r: DynamicRegistrationResult): string {
+  return layout(
+    'Registered',
+    html`<h1>gradebridge is registered</h1>
+      <p>
+        ${
+          r.awaitingDeployment
+            ? html`Platform ${r.issuer} is registered. Your LMS named no deployment yet: gradebridge
+                records it from the first launch, and your gradebridge administrator sees it in
+                <code>platform list</code>.`
+            : html`Platform ${r.issuer}, deployment ${r.deployments.join(', ')}.`
+        }
+      </p>
+      ${technicalDetail([
+        ['issuer', r.issuer],
+        ['client id', r.clientId],
+        ['deployments', r.deployments.join(', ') || '(awaiting the first launch)'],
+        ...(r.productFamilyCode
+          ? ([['product', r.productFamilyCode]] as Array<[string, string]>)
+          : []),
+      ])}
+      <script>
+        (window.opener || window.parent).postMessage({ subject: 'org.imsglobal.lti.close' }, '*');
+      </script>`,
+  );
+}
 
 type DeepLinkSession = Session & { deepLinking: DeepLinkingSettings };
 
@@ -199,15 +245,22 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     operationId: 'ltiDynamicRegistration',
     summary: 'LTI Dynamic Registration',
     description:
-      "Open the tenant's registration URL (`npm run cli -- platform registration-url`) from the LMS; it adds openid_configuration and registration_token.",
+      "Open a registration URL (`npm run cli -- platform registration-url`, one platform, once) from the LMS; it adds openid_configuration and registration_token. The configuration must come from the issuer's own origin; a platform already registered is never changed.",
     query: z.object({
-      tenant: z.string().optional(),
+      link: z.string().optional(),
       openid_configuration: z.string().optional(),
       registration_token: z.string().optional(),
     }),
     responses: {
       200: { description: 'Registered; the page tells the LMS to close the dialog' },
-      400: { description: 'HTML error page: the link or the registration is not valid' },
+      400: {
+        description:
+          'HTML error page: the link is not valid, expired or used, or the configuration does not come from its issuer',
+      },
+      409: {
+        description:
+          'HTML error page: the platform is already registered (its endpoints and keys are kept), or the link is in use',
+      },
       502: {
         description:
           'HTML error page: the LMS could not be reached, or answered something unusable',
@@ -216,33 +269,39 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
     handler: async (ctx, { query }) => {
       try {
         const registered = await dynamicRegistration(deps, baseUrl(ctx), {
-          tenant: query.tenant,
+          link: query.link,
           openidConfiguration: query.openid_configuration,
           registrationToken: query.registration_token,
         });
-        sendHtml(
-          ctx,
-          layout(
-            'Registered',
-            html`<h1>gradebridge is registered</h1>
-              <p>Platform ${registered.issuer}, deployment ${registered.deployments.join(', ')}.</p>
-              <script>
-                (window.opener || window.parent).postMessage(
-                  { subject: 'org.imsglobal.lti.close' },
-                  '*',
-                );
-              </script>`,
-          ),
+        ctx.state.log.info(
+          {
+            tenantId: registered.tenantId,
+            issuer: registered.issuer,
+            clientId: registered.clientId,
+            deployments: registered.deployments,
+            awaitingDeployment: registered.awaitingDeployment,
+          },
+          registered.awaitingDeployment
+            ? 'LTI platform registered by Dynamic Registration; its deployment will be learned from the first launch'
+            : 'LTI platform registered by Dynamic Registration',
         );
+        sendHtml(ctx, registeredPage(registered));
       } catch (err) {
         if (!(err instanceof RegistrationError)) throw err;
         ctx.state.log.warn(
-          { reason: err.message, status: err.status },
+          {
+            reason: err.message,
+            status: err.status,
+            ...(err.detail.length ? { detail: Object.fromEntries(err.detail) } : {}),
+          },
           'LTI dynamic registration refused',
         );
+        const details = err.detail.length ? { technical: err.detail } : undefined;
         throw err.status === 502
-          ? new AppError(502, LMS_FAILED, err.message)
-          : new BadRequestError(err.message);
+          ? new AppError(502, LMS_FAILED, err.message, { details })
+          : err.status === 409
+            ? new AppError(409, 'conflict', err.message, { details })
+            : new BadRequestError(err.message, { details });
       }
     },
   });
@@ -260,96 +319,135 @@ export function ltiSurface(deps: AppDeps, docs: ApiDocs): Surface {
 
   appRoutes(surface, deps, { session, staffSession }, form);
 
+  /** A deep linking refusal, logged, as the surface's error page. */
+  const refuseDeepLink = (ctx: AppContext, err: unknown, session: string): never => {
+    if (!(err instanceof DeepLinkRefusal)) throw err;
+    ctx.state.log.info(
+      { reason: err.message, detail: Object.fromEntries(err.detail) },
+      'LTI deep linking refused',
+    );
+    throw deepLinkError(err, session);
+  };
+
+  const deepLinkContext = async (s: DeepLinkSession) => {
+    const x = await loadLtiContext(deps.db, s.ltiContextId);
+    if (!x) throw new NotFoundError('The course is no longer known.');
+    return x;
+  };
+
   surface.route({
     method: 'get',
     path: '/deep-link',
     operationId: 'ltiDeepLinkPage',
     summary: 'Choose what to place in the course (deep linking)',
+    description:
+      "The request's settings are checked first (accept_types must hold ltiResourceLink; accept_multiple, accept_lineitem and auto_create must be true or false when sent): otherwise a page says why in plain words and offers to return to the LMS with nothing added.",
     query: z.object({ session: z.string().optional() }),
-    responses: { 200: { description: 'HTML' } },
+    responses: {
+      200: { description: 'HTML' },
+      400: { description: 'HTML error page: the deep linking settings are missing or unusable' },
+      409: { description: 'HTML error page: the LMS does not take gradebridge links here' },
+    },
     handler: async (ctx, { query }) => {
       const s = deepLinkSession(query.session);
+      const x = await deepLinkContext(s);
+      let offer;
+      try {
+        offer = deepLinkOffer(s.deepLinking);
+      } catch (err) {
+        refuseDeepLink(ctx, err, query.session!);
+      }
       const course = await deps.db('courses').where({ id: s.courseId }).first('title');
-      const columns = await deps
-        .db('grade_columns')
-        .where({ course_id: s.courseId })
-        .whereNull('deleted_at')
-        .orderBy('id')
-        .select('id', 'name', 'points');
       sendHtml(
         ctx,
         deepLinkPage({
           session: query.session!,
           courseTitle: course?.title ?? 'your course',
-          columns,
+          columns: await offeredColumns(deps, x),
+          offer: offer!,
         }),
+      );
+    },
+  });
+
+  const columnChoice = z
+    .string()
+    .regex(/^(new|[1-9][0-9]{0,9})?$/, 'must be "new" or a column id')
+    .refine((v) => v === 'new' || Number(v) <= DB_INT_MAX, 'must be "new" or a column id');
+
+  surface.route({
+    method: 'post',
+    path: '/deep-link',
+    operationId: 'ltiDeepLinkAnswer',
+    summary: 'Answer the deep linking request with gradebridge links (and their line items)',
+    description:
+      'One link, or one per chosen column where the LMS takes several items (accept_multiple). A line item goes with a link only where the LMS takes them (accept_lineitem is not false), and only for a column without one on this platform; a new column is made only then. Everything is checked before anything is made.',
+    bodyParser: form,
+    body: z.object({
+      session: z.string(),
+      title: z.string().trim().min(1).max(255),
+      column: z.union([columnChoice, z.array(columnChoice).max(100)]).optional(),
+      label: z.string().trim().max(255).optional(),
+      points: z.string().max(32).optional(),
+    }),
+    responses: {
+      200: { description: 'An auto-submitting form to the platform with the signed response' },
+      400: { description: 'HTML error page: the request cannot be answered as asked' },
+      409: { description: 'HTML error page: the LMS does not take gradebridge links here' },
+    },
+    handler: async (ctx, { body }) => {
+      const s = deepLinkSession(body.session);
+      const x = await deepLinkContext(s);
+      let answer;
+      try {
+        answer = await answerDeepLink(
+          deps,
+          s,
+          x,
+          {
+            title: body.title,
+            columns: body.column === undefined ? [] : [body.column].flat(),
+            label: body.label,
+            points: body.points,
+          },
+          `${baseUrl(ctx)}/lti/launch`,
+        );
+      } catch (err) {
+        refuseDeepLink(ctx, err, body.session);
+      }
+      sendHtml(
+        ctx,
+        autoSubmitPage('Returning to your course…', answer!.returnUrl, { JWT: answer!.jwt }),
       );
     },
   });
 
   surface.route({
     method: 'post',
-    path: '/deep-link',
-    operationId: 'ltiDeepLinkAnswer',
-    summary: 'Answer the deep linking request with a gradebridge link (and a line item)',
+    path: '/deep-link/cancel',
+    operationId: 'ltiDeepLinkCancel',
+    summary: 'Return to the LMS with nothing added (an empty deep linking response)',
     bodyParser: form,
-    body: z.object({
-      session: z.string(),
-      title: z.string().trim().min(1).max(255),
-      column: z
-        .string()
-        .regex(/^(new|[1-9][0-9]{0,9})?$/, 'must be "new" or a column id')
-        .refine((v) => v === 'new' || Number(v) <= DB_INT_MAX, 'must be "new" or a column id')
-        .optional(),
-      label: z.string().trim().max(255).optional(),
-      points: z.string().max(32).optional(),
-    }),
+    body: z.object({ session: z.string() }),
     responses: {
-      200: { description: 'An auto-submitting form to the platform with the signed response' },
+      200: {
+        description:
+          'An auto-submitting form to the platform with the signed response without content items',
+      },
+      400: { description: 'HTML error page: the LMS gave no usable address to return to' },
     },
     handler: async (ctx, { body }) => {
       const s = deepLinkSession(body.session);
-      const x = await loadLtiContext(deps.db, s.ltiContextId);
-      if (!x) throw new NotFoundError('The course is no longer known.');
-      const item: Record<string, unknown> = {
-        type: 'ltiResourceLink',
-        title: body.title,
-        url: `${baseUrl(ctx)}/lti/launch`,
-      };
-      if (body.column) {
-        let column: LtiColumn | undefined;
-        if (body.column === 'new') {
-          const label = body.label || body.title;
-          const points = Number(body.points ?? '100');
-          if (!(points >= 0) || !Number.isFinite(points))
-            throw new BadRequestError('points must be a non-negative number');
-          column = await inTransaction(deps.db, (trx) =>
-            createColumn(trx, x.tenantId, x.courseId, label, points, isoNow(deps.clock)),
-          );
-        } else {
-          column = await deps
-            .db('grade_columns')
-            .where({ id: Number(body.column), course_id: s.courseId })
-            .whereNull('deleted_at')
-            .first('id', 'name', 'points');
-          if (!column) throw new BadRequestError('That column does not exist in this course.');
-        }
-        item.lineItem = lineItemFor(column);
+      const x = await deepLinkContext(s);
+      let answer;
+      try {
+        answer = await cancelDeepLink(deps, s, x);
+      } catch (err) {
+        refuseDeepLink(ctx, err, body.session);
       }
-      const jwt = await deps.lti.engine.deepLinkingResponse(
-        {
-          ...serviceContext(x),
-          deploymentId: s.deploymentId ?? x.deploymentId,
-          deepLinking: s.deepLinking,
-        },
-        [item],
-        `Added "${body.title}".`,
-      );
       sendHtml(
         ctx,
-        autoSubmitPage('Returning to your course…', s.deepLinking.deep_link_return_url, {
-          JWT: jwt,
-        }),
+        autoSubmitPage('Returning to your course…', answer!.returnUrl, { JWT: answer!.jwt }),
       );
     },
   });

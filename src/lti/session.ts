@@ -25,6 +25,9 @@ const sessionSchema = z.object({
       data: z.string().optional(),
       accept_types: z.array(z.string()).optional(),
       accept_multiple: z.boolean().optional(),
+      accept_lineitem: z.boolean().optional(),
+      auto_create: z.boolean().optional(),
+      unusable: z.array(z.string()).optional(),
     })
     .optional(),
   dep: z.string().optional(),

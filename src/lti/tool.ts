@@ -1,5 +1,4 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
-import { hmacKey } from '../auth/tokens.js';
+import { randomBytes } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../../config/index.js';
 import type { Db } from '../db/knex.js';
@@ -25,6 +24,7 @@ import {
   storageTargetProblem,
   type StorageCheck,
 } from './platform-storage.js';
+import { learnDeployment } from './registration.js';
 import { SessionTokens } from './session.js';
 
 export interface LtiToolOptions {
@@ -34,7 +34,6 @@ export interface LtiToolOptions {
   clock: Clock;
   encryptionKey: string;
   sessionSecret: string;
-  registrationSecret: string;
 }
 
 const DEPLOYMENT_CACHE_MS = 30_000;
@@ -53,8 +52,6 @@ const first = (v: unknown): string | undefined => {
 export class LtiTool {
   readonly sessions: SessionTokens;
   readonly keysets: KeysetCache;
-  /** Signs the tenant token in dynamic registration URLs. */
-  readonly registrationSecret: KeyObject;
   private readonly limiters = new Map<string, Bottleneck>();
   /** Registered deployments found by launches, reused for DEPLOYMENT_CACHE_MS (a deployment's tenant never changes). */
   private readonly deployments = new Map<string, { at: number; id: number; tenantId: number }>();
@@ -65,7 +62,6 @@ export class LtiTool {
     keysets: KeysetCache,
   ) {
     this.keysets = keysets;
-    this.registrationSecret = hmacKey(o.registrationSecret);
     this.sessions = new SessionTokens(o.sessionSecret, o.config.LTI_SESSION_TTL_SECONDS);
   }
 
@@ -182,10 +178,18 @@ export class LtiTool {
       }
       let clientId = first(params.client_id);
       if (!clientId) {
-        const candidates = await this.o
-          .db('lti_deployments')
-          .where({ issuer: iss })
-          .distinct('client_id');
+        // The platform's registrations (one awaiting its first deployment has no deployment yet).
+        const candidates = [
+          ...new Set(
+            [
+              ...(await this.o
+                .db('lti_platform_registrations')
+                .where({ issuer: iss })
+                .pluck('client_id')),
+              ...(await this.o.db('lti_deployments').where({ issuer: iss }).pluck('client_id')),
+            ].map(String),
+          ),
+        ].map((client_id) => ({ client_id }));
         if (candidates.length !== 1) {
           return this.refuse(
             req,
@@ -305,8 +309,8 @@ export class LtiTool {
           clockToleranceSeconds: this.o.config.LTI_CLOCK_TOLERANCE_SECONDS,
           maxAgeSeconds: this.o.config.LTI_TOKEN_MAX_AGE_SECONDS,
           now: () => this.o.clock.now(),
-          deployment: (issuer, clientId, deploymentId) =>
-            this.deployment(issuer, clientId, deploymentId),
+          deployment: (issuer, clientId, deploymentId, platformKid) =>
+            this.deployment(issuer, clientId, deploymentId, platformKid, this.log(req)),
         },
         body,
         issuer,
@@ -355,19 +359,43 @@ export class LtiTool {
     return true;
   }
 
-  /** A registered deployment: its row id and tenant. Found ones are cached; unknown ones are read again each time. */
+  /**
+   * A registered deployment: its row id and tenant. Found ones are cached;
+   * unknown ones are read again each time. A platform registered without a
+   * deployment (Dynamic Registration where the LMS named none) learns it
+   * here, from its first launch (whose signature checked out): recorded,
+   * logged, and listed by `platform list`.
+   */
   async deployment(
     issuer: string,
     clientId: string,
     deploymentId: string,
+    platformKid?: string,
+    log: Logger = this.o.logger,
   ): Promise<{ id: number; tenantId: number } | null> {
     const key = `${issuer}\n${clientId}\n${deploymentId}`;
     const cached = this.deployments.get(key);
     if (cached && Date.now() - cached.at < DEPLOYMENT_CACHE_MS) return cached;
-    const row = await this.o
+    let row = await this.o
       .db('lti_deployments')
       .where({ issuer, client_id: clientId, deployment_id: deploymentId })
       .first('id', 'tenant_id');
+    if (!row && platformKid) {
+      const learned = await learnDeployment(this.o.db, {
+        issuer,
+        clientId,
+        deploymentId,
+        platformKid,
+        now: new Date(this.o.clock.now()).toISOString(),
+      });
+      if (learned) {
+        log.info(
+          { issuer, clientId, deploymentId, tenantId: learned.tenantId },
+          'LTI deployment learned from the first launch',
+        );
+        row = { id: learned.id, tenant_id: learned.tenantId };
+      }
+    }
     if (!row) {
       this.deployments.delete(key);
       return null;

@@ -7,7 +7,8 @@ import { inTransaction } from '../../src/db/transaction.js';
 import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, registrationUrl, toolUrls } from '../../src/lti/registration.js';
+import { registrationLink } from '../../src/lti/dynamic-registration.js';
+import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
@@ -338,7 +339,7 @@ describe('LTI end to end against the LMS emulator', function () {
   it('registers a platform by LTI Dynamic Registration for the tenant in the link', async () => {
     const other = await tenantWithClient(ctx);
     const registered = await lms.startDynamicRegistration(
-      registrationUrl(ctx.deps, base, other.tenantId),
+      (await registrationLink(ctx.deps, base, other.tenantId)).url,
     );
     const rows = await ctx.db('lti_deployments').where({ tenant_id: other.tenantId });
     expect(rows.map((r) => [r.client_id, r.deployment_id])).to.deep.equal([
@@ -357,7 +358,7 @@ describe('LTI end to end against the LMS emulator', function () {
     expect(page.status, page.html).to.equal(200);
     expect(page.html).to.include('Biology 101');
     const forged = await fetch(
-      `${base}/lti/register?tenant=forged&openid_configuration=${encodeURIComponent(lms.endpoints.openidConfiguration)}`,
+      `${base}/lti/register?link=forged&openid_configuration=${encodeURIComponent(lms.endpoints.openidConfiguration)}`,
     );
     expect(forged.status).to.equal(400);
     expect(await forged.text()).to.include('registration link is not valid');

@@ -8,7 +8,12 @@ import type { RegistrationTokens } from './registration-tokens.js';
 import type { ScoreFaults } from './score-faults.js';
 import type { ToolKeysets } from './tool-keysets.js';
 import type { ToolRegistry } from './tool-registry.js';
-import type { DeepLinkReturn, EmulatorStats } from './types.js';
+import type {
+  CanvasDeploymentId,
+  DeepLinkReturn,
+  EmulatorStats,
+  RegistrationMode,
+} from './types.js';
 import type { EmulatorUrls } from './urls.js';
 
 export interface EmulatorSettings {
@@ -17,6 +22,8 @@ export interface EmulatorSettings {
   idTokenTtlSeconds: number;
   keysetDelayMs: number;
   platformStorage: PlatformStorageMode;
+  registrationMode: RegistrationMode;
+  canvasDeploymentId: CanvasDeploymentId;
 }
 
 /** Everything the routes share: the platform's state, keys and settings. */

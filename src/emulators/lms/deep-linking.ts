@@ -101,7 +101,12 @@ function stringClaim(claims: Item, name: string): string | undefined {
  * Verifies a deep linking response (Deep Linking 2.0, 4.5) and creates what it
  * carries; `record` is filled in as far as the checks get.
  */
-async function processReturn(core: EmulatorCore, token: string, record: DeepLinkReturn) {
+async function processReturn(
+  core: EmulatorCore,
+  token: string,
+  record: DeepLinkReturn,
+  returnSession: string | undefined,
+) {
   const decoded = decodeJwt(token);
   if (decoded) {
     record.header = decoded.header;
@@ -156,20 +161,44 @@ async function processReturn(core: EmulatorCore, token: string, record: DeepLink
   const plans = items.map((item, index) =>
     item.type === 'ltiResourceLink' ? planLink(item, index) : undefined,
   );
-  // The data claim is checked last: a response refused above leaves the request open.
-  const session = core.deepLinkSessions.take(claims[CLAIM.dlData], tool.clientId);
-  if (typeof session === 'string') throw new Rejected(session);
-  if (session.deploymentId !== deploymentId) {
+  // The request: named by the data claim (Canvas sends none: its return URL names it).
+  // It is checked last: a response refused above leaves the request open.
+  const requestId = claims[CLAIM.dlData] ?? returnSession;
+  const open = core.deepLinkSessions.peek(requestId, tool.clientId);
+  if (typeof open === 'string') throw new Rejected(open);
+  if (open.deploymentId !== deploymentId) {
     throw new Rejected('deployment_id is not the one of the deep linking request.');
   }
+  // Held to what the request accepted: other types are left out, several items
+  // only with accept_multiple, line items ignored where accept_lineitem is false.
+  const settings = open.settings;
+  const acceptTypes = Array.isArray(settings.accept_types)
+    ? (settings.accept_types as unknown[])
+    : [];
+  const accepted = items.filter((i) => acceptTypes.includes(i.type));
+  if (accepted.length > 1 && settings.accept_multiple !== true) {
+    throw new Rejected(
+      `The request accepted one content item (accept_multiple ${String(
+        settings.accept_multiple ?? 'absent',
+      )}); the response carries ${accepted.length}.`,
+    );
+  }
+  const session = core.deepLinkSessions.take(requestId, tool.clientId);
+  if (typeof session === 'string') throw new Rejected(session);
   record.contextId = session.contextId;
   record.userId = session.userId;
+  record.settings = settings;
+  if (session.placement) record.placement = session.placement;
 
   items.forEach((item, index) => {
     const plan = plans[index];
-    if (!plan) {
+    if (!plan || !acceptTypes.includes(item.type)) {
       record.ignoredItems.push(item);
       return;
+    }
+    if (plan.lineItem && settings.accept_lineitem === false) {
+      record.ignoredLineItems.push(item.lineItem as Record<string, unknown>);
+      delete plan.lineItem;
     }
     const link: ResourceLinkRecord = core.store.addResourceLink({
       id: crypto.randomUUID(),
@@ -208,6 +237,7 @@ function resultPage(core: EmulatorCore, record: DeepLinkReturn): string {
     `<h1>Deep linking response received</h1>
 ${message ? `<p>${escapeHtml(message)}</p>` : ''}
 <p>${record.createdResourceLinks.length} resource link(s) and ${record.createdLineItems.length} line item(s) created.</p>
+${record.contentItems.length === 0 ? '<p>Nothing was added: the tool returned no content items.</p>' : ''}
 ${items ? `<ul>${items}</ul>` : ''}
 <p><a href="${escapeHtml(core.urls.home)}">Back to the course list</a></p>`,
   );
@@ -223,6 +253,7 @@ export function deepLinkingRoutes(core: EmulatorCore): Router<EmulatorState> {
       createdResourceLinks: [],
       createdLineItems: [],
       ignoredItems: [],
+      ignoredLineItems: [],
     };
     core.deepLinkReturns.push(record);
     const body = ctx.request.body as Record<string, unknown> | undefined;
@@ -231,7 +262,11 @@ export function deepLinkingRoutes(core: EmulatorCore): Router<EmulatorState> {
       if (typeof token !== 'string' || token === '') {
         throw new Rejected('The form has no JWT field.');
       }
-      await processReturn(core, token, record);
+      const returnSession =
+        typeof ctx.query.session === 'string' && ctx.query.session !== ''
+          ? ctx.query.session
+          : undefined;
+      await processReturn(core, token, record, returnSession);
       record.accepted = true;
     } catch (err) {
       if (!(err instanceof Rejected)) throw err;

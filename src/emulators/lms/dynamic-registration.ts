@@ -3,6 +3,14 @@ import { z } from 'zod';
 import { bearerToken } from '../shared/bearer-tokens.js';
 import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
+import {
+  CANVAS_EXTENSION,
+  CANVAS_PLACEMENTS_BY_MESSAGE_TYPE,
+  CANVAS_PRODUCT,
+  canvasRegistration,
+  canvasRegistrationToken,
+  newCanvasDeploymentId,
+} from './canvas.js';
 import { HttpError, badRequest } from './errors.js';
 import { SUBSTITUTION_VARIABLES } from './launch.js';
 import type { Registered } from './registration-tokens.js';
@@ -17,6 +25,34 @@ import {
 } from './vocabulary.js';
 
 const REGISTRATION_TIMEOUT_MS = 30_000;
+
+/** Canvas's OpenID configuration (canvas-lms doc/api/registration.md), with this emulator's endpoints. */
+export function canvasOpenidConfiguration(core: EmulatorCore): Record<string, unknown> {
+  const { urls } = core;
+  return {
+    issuer: core.issuer,
+    authorization_endpoint: urls.authorization,
+    registration_endpoint: urls.canvasRegistration,
+    jwks_uri: urls.keyset,
+    token_endpoint: urls.token,
+    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ['RS256'],
+    scopes_supported: [...SERVICE_SCOPES],
+    response_types_supported: ['id_token'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    claims_supported: ['sub', 'picture', 'email', 'name', 'given_name', 'family_name', 'locale'],
+    subject_types_supported: ['public'],
+    [PLATFORM_CONFIGURATION]: {
+      product_family_code: CANVAS_PRODUCT.productFamilyCode,
+      version: CANVAS_PRODUCT.version,
+      messages_supported: (Object.keys(CANVAS_PLACEMENTS_BY_MESSAGE_TYPE) as MessageType[]).map(
+        (type) => ({ type, placements: [...CANVAS_PLACEMENTS_BY_MESSAGE_TYPE[type]] }),
+      ),
+      variables: SUBSTITUTION_VARIABLES,
+      [`${CANVAS_EXTENSION}account_name`]: 'Emulated University',
+    },
+  };
+}
 
 /** The platform's OpenID configuration (Dynamic Registration 3.4). */
 export function openidConfiguration(core: EmulatorCore): Record<string, unknown> {
@@ -170,13 +206,84 @@ function register(core: EmulatorCore) {
   };
 }
 
+/** The registration token Canvas needs on its configuration and registration endpoints: one it issued, unused. */
+function canvasToken(core: EmulatorCore, ctx: EmulatorContext, fromQuery: boolean): string {
+  const token = canvasRegistrationToken(ctx, fromQuery);
+  const problem = core.registrationTokens.problem(token);
+  if (problem)
+    throw new HttpError(401, 'invalid_token', problem, {
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+    });
+  return token;
+}
+
+/**
+ * POST /api/lti/registrations, as Canvas answers it: the registration token
+ * is required; the registration is validated as Canvas does and keeps the
+ * placements Canvas keeps; the answer is the registration with its
+ * client_id, and the deployment id nowhere (Canvas deploys the tool once the
+ * administrator has reviewed it; the emulator deploys it at once) or at the
+ * top level, as `canvasDeploymentId` says.
+ */
+function canvasRegister(core: EmulatorCore) {
+  return (ctx: EmulatorContext) => {
+    const token = canvasToken(core, ctx, false);
+    const registration = canvasRegistration(ctx.request.body);
+    const deploymentId = newCanvasDeploymentId();
+    const deepLinking = registration.placements.find(
+      (p) => p.messageType === 'LtiDeepLinkingRequest',
+    );
+    const tool = core.tools.register(
+      {
+        name: registration.name,
+        loginUrl: registration.loginUrl,
+        launchUrl: registration.launchUrl,
+        keysetUrl: registration.keysetUrl,
+        redirectUris: registration.redirectUris,
+        deploymentIds: [deploymentId],
+        scopes: registration.scopes,
+      },
+      {
+        custom: registration.custom,
+        ...(deepLinking?.targetLinkUri ? { deepLinkingUrl: deepLinking.targetLinkUri } : {}),
+        registration: ctx.request.body as Record<string, unknown>,
+        placements: registration.placements,
+      },
+    );
+    core.registrationTokens.complete(token, { clientId: tool.clientId, deploymentId });
+    ctx.status = 200;
+    ctx.body = {
+      client_id: tool.clientId,
+      ...registration.echo,
+      ...(core.settings.canvasDeploymentId === 'top-level' ? { deployment_id: deploymentId } : {}),
+    };
+  };
+}
+
 export function registrationRoutes(core: EmulatorCore): Router<EmulatorState> {
   const router = new Router<EmulatorState>();
-  router.get('/.well-known/openid-configuration', (ctx) => {
+  const spec = (ctx: EmulatorContext, next: () => Promise<unknown>) =>
+    core.settings.registrationMode === 'spec' ? next() : undefined;
+  const canvas = (ctx: EmulatorContext, next: () => Promise<unknown>) =>
+    core.settings.registrationMode === 'canvas' ? next() : undefined;
+  router.get('/.well-known/openid-configuration', spec, (ctx) => {
     ctx.body = openidConfiguration(core);
   });
-  router.post('/registration', jsonBody(), register(core));
+  router.post('/registration', spec, jsonBody(), register(core));
+  router.get('/api/lti/security/openid-configuration', canvas, (ctx) => {
+    canvasToken(core, ctx, true);
+    ctx.body = canvasOpenidConfiguration(core);
+  });
+  router.post('/api/lti/registrations', canvas, jsonBody(), canvasRegister(core));
   return router;
+}
+
+/** Where a registration starts: the configuration URL the platform hands the tool, with its token. */
+export function registrationStart(core: EmulatorCore, token: string): string {
+  if (core.settings.registrationMode === 'spec') return core.urls.openidConfiguration;
+  const url = new URL(core.urls.canvasOpenidConfiguration);
+  url.searchParams.set('registration_token', token);
+  return url.toString();
 }
 
 /**
@@ -192,7 +299,7 @@ export async function startDynamicRegistration(
 ): Promise<Registered> {
   const token = core.registrationTokens.issue();
   const target = new URL(toolRegistrationUrl);
-  target.searchParams.set('openid_configuration', core.urls.openidConfiguration);
+  target.searchParams.set('openid_configuration', registrationStart(core, token));
   target.searchParams.set('registration_token', token);
   let status: number;
   try {
@@ -210,7 +317,7 @@ export async function startDynamicRegistration(
   if (!registered) {
     throw new Error(
       `The tool did not register: GET ${toolRegistrationUrl} answered ${status}, ` +
-        `and no POST ${core.urls.registration} came with the registration token.`,
+        `and no POST ${core.settings.registrationMode === 'spec' ? core.urls.registration : core.urls.canvasRegistration} came with the registration token.`,
     );
   }
   return registered;

@@ -54,6 +54,7 @@ function embeddedPage(core: EmulatorCore, ctx: EmulatorContext): string {
       contextId: queryParam(ctx, 'context_id'),
       resourceLinkId: queryParam(ctx, 'resource_link_id'),
       messageType: queryParam(ctx, 'message_type') as MessageType | undefined,
+      placement: queryParam(ctx, 'placement'),
       ...(mode === 'none' ? {} : { storageTarget: mode }),
     });
   } catch (err) {

@@ -15,8 +15,10 @@ import { PlatformKey } from './platform-key.js';
 import { PLATFORM_STORAGE_MODES, type PlatformStorageMode } from './platform-storage.js';
 import { RegistrationTokens } from './registration-tokens.js';
 import { ToolKeysets } from './tool-keysets.js';
-import { ToolRegistry } from './tool-registry.js';
+import { newDeploymentId, ToolRegistry } from './tool-registry.js';
+import { newCanvasDeploymentId } from './canvas.js';
 import type {
+  CanvasDeploymentId,
   ContextInput,
   ContextRecord,
   DeepLinkReturn,
@@ -28,6 +30,7 @@ import type {
   LoginInitiationOptions,
   MemberInput,
   MemberRecord,
+  RegistrationMode,
   ResourceLinkInput,
   ResourceLinkRecord,
   Result,
@@ -45,6 +48,20 @@ function checkStorageMode(mode: PlatformStorageMode): PlatformStorageMode {
     throw new Error(`platformStorage must be one of ${PLATFORM_STORAGE_MODES.join(', ')}.`);
   }
   return mode;
+}
+
+function checkRegistrationMode(mode: RegistrationMode): RegistrationMode {
+  if (mode !== 'spec' && mode !== 'canvas') {
+    throw new Error('registrationMode must be spec or canvas.');
+  }
+  return mode;
+}
+
+function checkCanvasDeploymentId(where: CanvasDeploymentId): CanvasDeploymentId {
+  if (where !== 'absent' && where !== 'top-level') {
+    throw new Error('canvasDeploymentId must be absent or top-level.');
+  }
+  return where;
 }
 
 /**
@@ -105,6 +122,8 @@ export class LmsEmulator {
         idTokenTtlSeconds: options.idTokenTtlSeconds ?? 300,
         keysetDelayMs: options.keysetDelayMs ?? 0,
         platformStorage: checkStorageMode(options.platformStorage ?? 'post_message_forwarding'),
+        registrationMode: checkRegistrationMode(options.registrationMode ?? 'spec'),
+        canvasDeploymentId: checkCanvasDeploymentId(options.canvasDeploymentId ?? 'absent'),
       },
       stats: { keysetRequests: 0, tokenRequests: 0, authRequests: 0 },
       deepLinkReturns: [],
@@ -130,6 +149,28 @@ export class LmsEmulator {
     this.core.settings.platformStorage = checkStorageMode(mode);
   }
 
+  /**
+   * How Dynamic Registration works: as the specification says (`spec`) or
+   * as Canvas does (`canvas`: its paths, the registration token required,
+   * placements kept or dropped as Canvas keeps them, deep linking settings
+   * by placement). The OpenID configuration URL a registration starts from
+   * follows it (`endpoints.openidConfiguration` is the specification's).
+   */
+  get registrationMode(): RegistrationMode {
+    return this.core.settings.registrationMode;
+  }
+  set registrationMode(mode: RegistrationMode) {
+    this.core.settings.registrationMode = checkRegistrationMode(mode);
+  }
+
+  /** Where a `canvas` registration's answer carries the deployment id: `absent` or `top-level`. */
+  get canvasDeploymentId(): CanvasDeploymentId {
+    return this.core.settings.canvasDeploymentId;
+  }
+  set canvasDeploymentId(where: CanvasDeploymentId) {
+    this.core.settings.canvasDeploymentId = checkCanvasDeploymentId(where);
+  }
+
   /** A snapshot of the request counters. */
   get stats(): EmulatorStats {
     return { ...this.core.stats };
@@ -147,6 +188,17 @@ export class LmsEmulator {
   registerTool(tool: ToolInput): { clientId: string; deploymentId: string } {
     const record = this.core.tools.register(tool);
     return { clientId: record.clientId, deploymentId: record.deploymentIds[0]! };
+  }
+
+  /**
+   * Deploys a registered tool once more, as an administrator installs it in
+   * another account or course: returns the new deployment id.
+   */
+  deployTool(clientId: string): string {
+    const tool = this.core.tools.require(clientId);
+    const deploymentId = tool.placements ? newCanvasDeploymentId() : newDeploymentId();
+    tool.deploymentIds.push(deploymentId);
+    return deploymentId;
   }
 
   tools(): ToolRecord[] {

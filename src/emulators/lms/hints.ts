@@ -12,6 +12,10 @@ export interface LaunchIntent {
   targetLinkUri: string;
   /** The launch page's storage frame, sent with the login and again with the launch (as Canvas does). */
   storageTarget?: string;
+  /** A deep linking launch from a placement of a tool Canvas registered. */
+  placement?: string;
+  /** A deep linking launch: settings over the platform's; null leaves one out. */
+  deepLinkingSettings?: Record<string, unknown>;
 }
 
 /** Like Canvas, a message hint outlives the page that rendered it only briefly. */

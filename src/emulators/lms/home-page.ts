@@ -4,6 +4,7 @@ import type { EmulatorContext, EmulatorState } from './access-tokens.js';
 import type { EmulatorCore } from './core.js';
 import { htmlError } from './errors.js';
 import { htmlPage } from './html.js';
+import { registrationStart } from './dynamic-registration.js';
 import { loginInitiationUrl } from './launch.js';
 import { isHttpUrl } from './tool-registry.js';
 import type { ContextRecord, MemberRecord, ToolRecord } from './types.js';
@@ -46,6 +47,12 @@ function contextSection(core: EmulatorCore, context: ContextRecord, tools: ToolR
       const deepLinks =
         m.status === 'Active' && isInstructor(m)
           ? tools
+              // A tool Canvas registered offers deep linking only where it kept a placement for it.
+              .filter(
+                (t) =>
+                  !t.placements ||
+                  t.placements.some((p) => p.messageType === 'LtiDeepLinkingRequest'),
+              )
               .map((t) =>
                 link(
                   urls.embeddedLaunch({
@@ -112,11 +119,19 @@ function homePage(core: EmulatorCore): string {
   const tools = core.tools.list();
   const endpoints = namedValuesTable([
     ['Issuer', core.issuer],
-    ['OpenID configuration', urls.openidConfiguration],
+    [
+      'OpenID configuration',
+      core.settings.registrationMode === 'spec'
+        ? urls.openidConfiguration
+        : `${urls.canvasOpenidConfiguration} (as Canvas: with a registration token)`,
+    ],
     ['Authorization (OIDC auth)', urls.authorization],
     ['Token', urls.token],
     ['Keyset (JWKS)', urls.keyset],
-    ['Registration', urls.registration],
+    [
+      'Registration',
+      core.settings.registrationMode === 'spec' ? urls.registration : urls.canvasRegistration,
+    ],
   ]);
   const contexts = core.store
     .contextList()
@@ -166,6 +181,7 @@ export function homeRoutes(core: EmulatorCore): Router<EmulatorState> {
           contextId: queryParam(ctx, 'context_id'),
           resourceLinkId: queryParam(ctx, 'resource_link_id'),
           messageType: queryParam(ctx, 'message_type') as MessageType | undefined,
+          placement: queryParam(ctx, 'placement'),
         }),
       );
     } catch (err) {
@@ -193,8 +209,9 @@ export function homeRoutes(core: EmulatorCore): Router<EmulatorState> {
       throw htmlError(400, 'invalid_request', 'url must be an absolute http(s) URL.');
     }
     const target = new URL(url);
-    target.searchParams.set('openid_configuration', core.urls.openidConfiguration);
-    target.searchParams.set('registration_token', core.registrationTokens.issue());
+    const token = core.registrationTokens.issue();
+    target.searchParams.set('openid_configuration', registrationStart(core, token));
+    target.searchParams.set('registration_token', token);
     ctx.redirect(target.toString());
   });
   return router;

@@ -2,6 +2,7 @@ export { LmsEmulator } from './emulator.js';
 export { parseAutoPostForm, type ParsedForm } from './html.js';
 export { seedDemoCourse, DEMO_CONTEXT_ID } from './demo-course.js';
 export type {
+  CanvasDeploymentId,
   ContextInput,
   ContextRecord,
   DeepLinkReturn,
@@ -14,6 +15,7 @@ export type {
   MemberInput,
   MemberRecord,
   MemberStatus,
+  RegistrationMode,
   ResourceLinkInput,
   ResourceLinkRecord,
   Result,
@@ -21,6 +23,7 @@ export type {
   Score,
   ScoreRecord,
   ToolInput,
+  ToolPlacement,
   ToolRecord,
 } from './types.js';
 export {

@@ -1,3 +1,4 @@
+import { canvasDeepLinkingSettings } from './canvas.js';
 import type { EmulatorCore } from './core.js';
 import type { LaunchIntent } from './hints.js';
 import { dropUndefined } from './objects.js';
@@ -6,6 +7,7 @@ import type {
   LoginInitiationOptions,
   MemberRecord,
   ResourceLinkRecord,
+  ToolPlacement,
   ToolRecord,
 } from './types.js';
 import { AGS_SCOPES, CLAIM, LTI_VERSION, PRODUCT, SCOPE, type MessageType } from './vocabulary.js';
@@ -47,6 +49,34 @@ export function resolveLaunch(core: EmulatorCore, intent: LaunchIntent): Resolve
   return { intent, tool, context, member, link };
 }
 
+/**
+ * The placement a deep linking launch of a tool comes from. Tools registered
+ * as Canvas registers them have only the placements Canvas kept: none for
+ * deep linking means no deep linking launch at all. Other tools have none.
+ */
+function deepLinkingPlacement(
+  tool: ToolRecord,
+  asked: string | undefined,
+): ToolPlacement | undefined {
+  if (!tool.placements) {
+    if (asked) throw new Error(`Tool "${tool.clientId}" has no placements.`);
+    return undefined;
+  }
+  const offered = tool.placements.filter((p) => p.messageType === 'LtiDeepLinkingRequest');
+  if (offered.length === 0) {
+    throw new Error(
+      `Tool "${tool.clientId}" has no deep linking placement (its registration kept ${
+        tool.placements.map((p) => p.placement).join(', ') || 'none'
+      }).`,
+    );
+  }
+  const found = asked ? offered.find((p) => p.placement === asked) : offered[0];
+  if (!found) {
+    throw new Error(`Tool "${tool.clientId}" has no deep linking placement "${asked}".`);
+  }
+  return found;
+}
+
 /** The third-party initiated login request a browser is sent to (LTI Core 5.1.1). */
 export function loginInitiationUrl(core: EmulatorCore, opts: LoginInitiationOptions): string {
   const tool = core.tools.require(opts.toolClientId);
@@ -66,6 +96,11 @@ export function loginInitiationUrl(core: EmulatorCore, opts: LoginInitiationOpti
     throw new Error(`Unknown resource link "${opts.resourceLinkId}".`);
   const contextId = opts.contextId ?? link?.contextId;
   if (!contextId) throw new Error('A deep linking request needs a contextId.');
+  // A tool Canvas registered is launched for deep linking from one of the placements it kept.
+  const placement = isDeepLinking ? deepLinkingPlacement(tool, opts.placement) : undefined;
+  if (!isDeepLinking && opts.placement) {
+    throw new Error('A placement names where a deep linking request comes from.');
+  }
   const intent: LaunchIntent = {
     clientId: tool.clientId,
     userId: opts.userId,
@@ -74,8 +109,14 @@ export function loginInitiationUrl(core: EmulatorCore, opts: LoginInitiationOpti
     deploymentId: opts.deploymentId ?? tool.deploymentIds[0]!,
     targetLinkUri:
       opts.targetLinkUri ??
-      (isDeepLinking ? (tool.deepLinkingUrl ?? tool.launchUrl) : (link?.url ?? tool.launchUrl)),
+      (isDeepLinking
+        ? (placement?.targetLinkUri ?? tool.deepLinkingUrl ?? tool.launchUrl)
+        : (link?.url ?? tool.launchUrl)),
   };
+  if (placement) intent.placement = placement.placement;
+  if (isDeepLinking && opts.deepLinkingSettings) {
+    intent.deepLinkingSettings = { ...opts.deepLinkingSettings };
+  }
   if (link) intent.resourceLinkId = link.id;
   if (opts.storageTarget) intent.storageTarget = opts.storageTarget;
   resolveLaunch(core, intent);
@@ -224,15 +265,40 @@ export function idTokenClaims(
     };
   }
   if (intent.messageType === 'LtiDeepLinkingRequest') {
-    claims[CLAIM.deepLinkingSettings] = dropUndefined({
-      deep_link_return_url: core.urls.deepLinkReturn,
-      accept_types: ['ltiResourceLink'],
-      accept_presentation_document_targets: ['iframe', 'window'],
-      accept_multiple: true,
-      accept_lineitem: true,
-      auto_create: true,
-      data: deepLinkingData,
-    });
+    claims[CLAIM.deepLinkingSettings] = deepLinkingSettings(core, intent, deepLinkingData);
   }
   return claims;
+}
+
+/**
+ * The deep_linking_settings of a deep linking launch (Deep Linking 2.0,
+ * 4.4.1): from a placement of a tool Canvas registered, Canvas's for that
+ * placement (no `data`: the return URL carries the request); otherwise the
+ * platform's, with the launch's own settings over them (null leaves one
+ * out).
+ */
+export function deepLinkingSettings(
+  core: EmulatorCore,
+  intent: LaunchIntent,
+  data: string | undefined,
+): Record<string, unknown> {
+  if (intent.placement) {
+    const returnUrl = new URL(core.urls.deepLinkReturn);
+    returnUrl.searchParams.set('placement', intent.placement);
+    if (data) returnUrl.searchParams.set('session', data);
+    return canvasDeepLinkingSettings(intent.placement, returnUrl.toString());
+  }
+  const settings: Record<string, unknown> = {
+    deep_link_return_url: core.urls.deepLinkReturn,
+    accept_types: ['ltiResourceLink'],
+    accept_presentation_document_targets: ['iframe', 'window'],
+    accept_multiple: true,
+    accept_lineitem: true,
+    auto_create: true,
+    data,
+    ...(intent.deepLinkingSettings ?? {}),
+  };
+  return Object.fromEntries(
+    Object.entries(settings).filter(([, v]) => v !== undefined && v !== null),
+  );
 }

@@ -6,6 +6,7 @@ import type { LaunchIntent } from './hints.js';
 import { autoPostForm } from './html.js';
 import { idTokenClaims, resolveLaunch } from './launch.js';
 import { formBody } from './request-body.js';
+import { CLAIM } from './vocabulary.js';
 
 interface AuthRequest {
   clientId: string;
@@ -105,9 +106,15 @@ function authenticate(core: EmulatorCore) {
             userId: intent.userId,
           })
         : undefined;
-    const fields: Record<string, string> = {
-      id_token: core.key.sign(idTokenClaims(core, launch, auth.nonce, data)),
-    };
+    const claims = idTokenClaims(core, launch, auth.nonce, data);
+    if (data) {
+      core.deepLinkSessions.setSettings(
+        data,
+        claims[CLAIM.deepLinkingSettings] as Record<string, unknown>,
+        intent.placement,
+      );
+    }
+    const fields: Record<string, string> = { id_token: core.key.sign(claims) };
     if (auth.state !== undefined) fields.state = auth.state;
     if (intent.storageTarget) fields.lti_storage_target = intent.storageTarget;
     ctx.set('Cache-Control', 'no-store');

@@ -22,6 +22,7 @@ export interface ToolExtras {
   messageCustom?: ToolRecord['messageCustom'];
   deepLinkingUrl?: string;
   registration?: Record<string, unknown>;
+  placements?: ToolRecord['placements'];
 }
 
 /** Registered tools by client id. Every deployment is at the root, so it reaches every context. */
@@ -60,6 +61,7 @@ export class ToolRegistry {
     if (extras.messageCustom) tool.messageCustom = extras.messageCustom;
     if (extras.deepLinkingUrl) tool.deepLinkingUrl = extras.deepLinkingUrl;
     if (extras.registration) tool.registration = extras.registration;
+    if (extras.placements) tool.placements = extras.placements.map((p) => ({ ...p }));
     this.tools.set(clientId, tool);
     return tool;
   }

@@ -22,6 +22,33 @@ export interface LmsEmulatorOptions {
    * (`_parent`), or `none`.
    */
   platformStorage?: PlatformStorageMode;
+  /**
+   * How Dynamic Registration works: as the specification says (`spec`,
+   * default: /.well-known/openid-configuration, open registration, the
+   * deployment id in the tool configuration of the answer), or as Canvas does
+   * (`canvas`: its configuration and registration paths, the registration
+   * token required, placements kept or dropped as Canvas keeps them, deep
+   * linking settings by placement).
+   */
+  registrationMode?: RegistrationMode;
+  /**
+   * Where a `canvas` registration's answer carries the new deployment id:
+   * nowhere (`absent`, default: Canvas deploys the tool after the
+   * administrator reviews it) or at the top level (`top-level`).
+   */
+  canvasDeploymentId?: CanvasDeploymentId;
+}
+
+export type RegistrationMode = 'spec' | 'canvas';
+export type CanvasDeploymentId = 'absent' | 'top-level';
+
+/** A place in the LMS where a tool's message is offered (Canvas keeps these from Dynamic Registration). */
+export interface ToolPlacement {
+  /** Canvas's name: link_selection, assignment_selection, editor_button, course_navigation, ... */
+  placement: string;
+  messageType: MessageType;
+  targetLinkUri?: string;
+  label?: string;
 }
 
 export interface ToolInput {
@@ -56,6 +83,12 @@ export interface ToolRecord {
   deepLinkingUrl?: string;
   /** The registration request as the tool sent it, for dynamically registered tools. */
   registration?: Record<string, unknown>;
+  /**
+   * The placements Canvas kept from the registration's messages (canvas
+   * registration mode): a deep linking launch comes from one of its deep
+   * linking placements, and none without one.
+   */
+  placements?: ToolPlacement[];
 }
 
 export interface ContextInput {
@@ -193,8 +226,14 @@ export interface DeepLinkReturn {
   errorlog?: string;
   createdResourceLinks: ResourceLinkRecord[];
   createdLineItems: LineItem[];
-  /** Content items of types this platform does not accept, left out. */
+  /** Content items of types this platform does not accept (here: accept_types), left out. */
   ignoredItems: Record<string, unknown>[];
+  /** Line items the platform ignored (accept_lineitem was false): their links were made without them. */
+  ignoredLineItems: Record<string, unknown>[];
+  /** The deep linking settings the request carried (what the response was held to). */
+  settings?: Record<string, unknown>;
+  /** The placement the request came from (canvas registration mode). */
+  placement?: string;
 }
 
 export interface LoginInitiationOptions {
@@ -207,6 +246,17 @@ export interface LoginInitiationOptions {
   targetLinkUri?: string;
   /** lti_storage_target: the frame of the launch page that answers platform storage messages. */
   storageTarget?: string;
+  /**
+   * A deep linking launch of a tool Canvas registered: the placement it comes
+   * from (default: the tool's first deep linking placement); its deep linking
+   * settings are Canvas's for that placement.
+   */
+  placement?: string;
+  /**
+   * A deep linking launch: settings over the platform's (accept_types,
+   * accept_multiple, accept_lineitem, auto_create, ...); null leaves one out.
+   */
+  deepLinkingSettings?: Record<string, unknown>;
 }
 
 export interface EmulatorStats {

@@ -20,6 +20,13 @@ export class EmulatorUrls {
   get registration(): string {
     return `${this.base}/registration`;
   }
+  /** Canvas's paths (canvas registration mode). */
+  get canvasOpenidConfiguration(): string {
+    return `${this.base}/api/lti/security/openid-configuration`;
+  }
+  get canvasRegistration(): string {
+    return `${this.base}/api/lti/registrations`;
+  }
   get deepLinkReturn(): string {
     return `${this.base}/deep-link/return`;
   }
