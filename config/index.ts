@@ -49,6 +49,8 @@ export const settingsSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  /** Web processes sharing PORT through node's cluster module (PostgreSQL only). */
+  WEB_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(3600),
   TOKEN_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -149,6 +151,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const settings = parsed.data;
+  if (settings.WEB_PROCESSES > 1 && !settings.DATABASE_URL) {
+    throw new ConfigError([
+      `WEB_PROCESSES: more than one web process needs DATABASE_URL (PostgreSQL); the embedded SQLite store has one writer (got "${settings.WEB_PROCESSES}")`,
+    ]);
+  }
   const dataDir = path.resolve(settings.DATA_DIR);
   const publicUrl =
     settings.PUBLIC_URL ??

@@ -31,9 +31,11 @@ export function guardProcess(logger: Logger): void {
  * Ends the process on SIGTERM or SIGINT: runs `stop`, writes out the logs and
  * exits 0. A referenced hard deadline (timeoutMs + SHUTDOWN_GRACE_MS) ends the
  * process with exit code 1 whatever a close or a flush is still waiting for,
- * and a second signal ends it at once.
+ * and a second signal ends it at once. Returns a function that starts the
+ * same shutdown without a signal (a web process told to stop by the cluster's
+ * primary); it does nothing when a shutdown is already under way.
  */
-export function exitOnSignals(options: ShutdownOptions): void {
+export function exitOnSignals(options: ShutdownOptions): (reason: string) => void {
   const { logger, timeoutMs } = options;
   let stopping = false;
   const exitNow = (code: number) => process.exit(code);
@@ -68,4 +70,7 @@ export function exitOnSignals(options: ShutdownOptions): void {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  return (reason: string) => {
+    if (!stopping) onSignal(reason);
+  };
 }
