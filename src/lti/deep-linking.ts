@@ -1,10 +1,12 @@
 import type { AppDeps } from '../deps.js';
 import { isoNow } from '../db/time.js';
 import { inTransaction } from '../db/transaction.js';
+import { identifierProblem } from './claim-text.js';
 import type { DeepLinkingSettings } from './engine.js';
-import { findExternalIds } from './mappings.js';
+import { findExternalIds, linkExternalId } from './mappings.js';
 import type { LtiSession } from './session.js';
 import {
+  AGS,
   createColumn,
   lineItemFor,
   serviceContext,
@@ -133,6 +135,58 @@ export interface DeepLinkAnswer {
 type DeepLinkSession = LtiSession & { deepLinking: DeepLinkingSettings };
 
 /**
+ * Which of these columns already have a line item on the context's platform:
+ * by the mapping kept for them; else, where the launch gave the line items
+ * service, by a line item carrying gradebridge's resourceId for the column
+ * (one an earlier deep linking answer made, not pulled yet), which is then
+ * kept. When the platform cannot be asked, the mapping alone decides.
+ */
+async function lineItemsInLms(
+  deps: AppDeps,
+  x: LtiContextRow,
+  columns: LtiColumn[],
+): Promise<Set<number>> {
+  const ids = columns.map((c) => c.id);
+  const mapped = await findExternalIds(deps.db, x.tenantId, 'lineitem', x.issuer, ids);
+  const found = new Set(mapped.keys());
+  const canRead =
+    x.lineItemsUrl &&
+    (x.agsScopes.includes(AGS.lineItem) || x.agsScopes.includes(AGS.lineItemRead));
+  if (!canRead) return found;
+  for (const column of columns) {
+    if (found.has(column.id)) continue;
+    const wanted = lineItemFor(column);
+    try {
+      const item = (
+        await deps.lti.engine.lineItemsFor(serviceContext(x), {
+          resourceId: wanted.resourceId as string,
+          tag: wanted.tag as string,
+        })
+      )
+        .filter((i) => i.resourceId === wanted.resourceId && typeof i.id === 'string')
+        .sort((a, b) => String(a.id).localeCompare(String(b.id)))[0];
+      if (!item || identifierProblem(item.id as string, 2048) !== null) continue;
+      await linkExternalId(
+        deps.db,
+        x.tenantId,
+        'lineitem',
+        x.issuer,
+        item.id as string,
+        column.id,
+        isoNow(deps.clock),
+      );
+      found.add(column.id);
+    } catch (err) {
+      deps.logger.warn(
+        { err, ltiContextId: x.id, columnId: column.id },
+        'LTI deep linking: the line items could not be read; the kept mapping decides',
+      );
+    }
+  }
+  return found;
+}
+
+/**
  * Answers a deep linking request with gradebridge links, each with the line
  * item of its column when the platform takes line items. Everything is
  * checked before anything is made: the settings (deepLinkOffer), one item
@@ -181,7 +235,7 @@ export async function answerDeepLink(
     : [];
   if (existing.length !== ids.length)
     throw new DeepLinkRefusal('That column does not exist in this course; nothing was added.');
-  const inLms = await findExternalIds(deps.db, x.tenantId, 'lineitem', x.issuer, ids);
+  const inLms = await lineItemsInLms(deps, x, existing);
 
   let created: LtiColumn | null = null;
   if (picked.includes('new')) {
