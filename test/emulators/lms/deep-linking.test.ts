@@ -39,16 +39,23 @@ describe('LMS emulator: Deep Linking', () => {
   after(() => closeAll(lms, tool));
 
   /** Runs a deep linking launch and returns what the tool needs to answer it. */
-  async function deepLinkingRequest(deployment = deploymentId) {
+  async function deepLinkingRequest(
+    deployment = deploymentId,
+    deepLinkingSettings?: Record<string, unknown>,
+  ) {
     const url = lms.loginInitiationUrl({
       toolClientId: clientId,
       userId: 'prof',
       contextId: 'DL',
       messageType: 'LtiDeepLinkingRequest',
       deploymentId: deployment,
+      ...(deepLinkingSettings ? { deepLinkingSettings } : {}),
     });
     const claims = await verifyWithJwks(lms, (await launch(lms, url)).idToken);
-    return claims[CLAIM.deepLinkingSettings] as { deep_link_return_url: string; data: string };
+    return claims[CLAIM.deepLinkingSettings] as {
+      deep_link_return_url: string;
+      data: string;
+    } & Record<string, unknown>;
   }
 
   function response(data: string | undefined, overrides: Record<string, unknown> = {}) {
@@ -261,6 +268,56 @@ describe('LMS emulator: Deep Linking', () => {
   it('rejects a form without JWT', async () => {
     const res = await post(`${lms.url}/deep-link/return`, undefined).expect(400);
     expect(res.text).to.match(/no JWT/);
+  });
+
+  it('sends the settings a launch asks for over its own, leaving out those set to null', async () => {
+    const settings = await deepLinkingRequest(deploymentId, {
+      accept_multiple: false,
+      accept_lineitem: null,
+      auto_create: false,
+    });
+    expect(settings).to.include({ accept_multiple: false, auto_create: false });
+    expect(settings).not.to.have.property('accept_lineitem');
+    expect(settings.accept_types).to.deep.equal(['ltiResourceLink']);
+  });
+
+  it('refuses several items where the request accepted one (accept_multiple false), leaving it open', async () => {
+    const settings = await deepLinkingRequest(deploymentId, { accept_multiple: false });
+    const refused = await post(
+      settings.deep_link_return_url,
+      tool.sign(response(settings.data)),
+    ).expect(400);
+    expect(refused.text).to.match(/accepted one content item/);
+    const links = lms.resourceLinks('DL').length;
+    const one = response(settings.data);
+    one[CLAIM.dlContentItems] = [{ type: 'ltiResourceLink', title: 'Only this' }];
+    await post(settings.deep_link_return_url, tool.sign(one)).expect(200);
+    expect(lms.resourceLinks('DL').length).to.equal(links + 1);
+  });
+
+  it('ignores line items where the request said it would (accept_lineitem false)', async () => {
+    const settings = await deepLinkingRequest(deploymentId, { accept_lineitem: false });
+    const items = lms.lineItems('DL').length;
+    await post(settings.deep_link_return_url, tool.sign(response(settings.data))).expect(200);
+    const dl = lms.deepLinkReturns().at(-1)!;
+    expect(dl.createdResourceLinks).to.have.length(2);
+    expect(dl.createdLineItems).to.deep.equal([]);
+    expect(dl.ignoredLineItems).to.deep.equal([
+      { scoreMaximum: 20, label: 'Chapter 1', resourceId: 'quiz-1', tag: 'quiz' },
+    ]);
+    expect(lms.lineItems('DL').length).to.equal(items);
+  });
+
+  it('leaves out the types the request did not accept (accept_types)', async () => {
+    const settings = await deepLinkingRequest(deploymentId, { accept_types: ['html'] });
+    await post(settings.deep_link_return_url, tool.sign(response(settings.data))).expect(200);
+    const dl = lms.deepLinkReturns().at(-1)!;
+    expect(dl.createdResourceLinks).to.deep.equal([]);
+    expect(dl.ignoredItems.map((i) => i.type)).to.deep.equal([
+      'ltiResourceLink',
+      'ltiResourceLink',
+      'html',
+    ]);
   });
 
   it('accepts a response for the other deployment when the request was made for it', async () => {

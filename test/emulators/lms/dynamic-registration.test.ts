@@ -250,3 +250,249 @@ describe('LMS emulator: Dynamic Registration', () => {
     expect(String(error)).to.match(/Cannot open the tool's registration URL/);
   });
 });
+
+describe('LMS emulator: Dynamic Registration and deep linking as Canvas does them', () => {
+  let lms: LmsEmulator;
+  let tool: FakeTool;
+  const DEEP_LINKING = 'LtiDeepLinkingRequest';
+
+  before(async () => {
+    lms = await LmsEmulator.start({ registrationMode: 'canvas' });
+    tool = await FakeTool.start();
+    lms.createContext({ id: 'CV', title: 'Canvas course' });
+    lms.addMember('CV', { userId: 'prof', roles: [ROLE.instructor] });
+    lms.addResourceLink('CV', { id: 'cv-link' });
+  });
+  afterEach(() => {
+    tool.registration = {};
+    lms.canvasDeploymentId = 'absent';
+  });
+  after(() => closeAll(lms, tool));
+
+  /** Canvas refuses scopes it does not know: the fake tool asks for one. */
+  const knownScopes = (r: Record<string, unknown>) => {
+    r.scope = `${SCOPE.lineItem} ${SCOPE.score}`;
+  };
+  const withMessages = (messages: unknown[]) => (r: Record<string, unknown>) => {
+    knownScopes(r);
+    (r[TOOL_CONFIG] as Record<string, unknown>).messages = messages;
+  };
+
+  /** A registration token, as the admin's browser gets it from the platform. */
+  const registrationToken = async () => {
+    const res = await request(lms.url)
+      .get('/admin/register-tool')
+      .query({ url: tool.registrationUrl })
+      .expect(302);
+    const target = new URL(res.headers.location!);
+    return {
+      token: target.searchParams.get('registration_token')!,
+      configuration: target.searchParams.get('openid_configuration')!,
+    };
+  };
+
+  it("serves its configuration at Canvas's path, with its placements, to a registration token only", async () => {
+    await request(lms.url).get('/.well-known/openid-configuration').expect(404);
+    await request(lms.url).get('/api/lti/security/openid-configuration').expect(401);
+    await request(lms.url)
+      .get('/api/lti/security/openid-configuration')
+      .query({ registration_token: 'made-up' })
+      .expect(401);
+    const { token, configuration } = await registrationToken();
+    expect(configuration).to.match(
+      /\/api\/lti\/security\/openid-configuration\?registration_token=/,
+    );
+    const res = await request(lms.url)
+      .get('/api/lti/security/openid-configuration')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    expect(res.body).to.deep.include({
+      issuer: lms.issuer,
+      registration_endpoint: `${lms.url}/api/lti/registrations`,
+    });
+    const platform = res.body['https://purl.imsglobal.org/spec/lti-platform-configuration'];
+    expect(platform.product_family_code).to.equal('canvas');
+    const deepLinking = platform.messages_supported.find(
+      (m: { type: string }) => m.type === DEEP_LINKING,
+    );
+    expect(deepLinking.placements).to.include.members([
+      'assignment_selection',
+      'link_selection',
+      'editor_button',
+    ]);
+    expect(deepLinking.placements).not.to.include('course_navigation');
+  });
+
+  it('keeps the placements Canvas keeps, each once, with their labels and target link URIs', async () => {
+    tool.registration = {
+      tweak: withMessages([
+        { type: 'LtiResourceLinkRequest', placements: ['course_navigation', 'editor_button'] },
+        {
+          type: DEEP_LINKING,
+          target_link_uri: `${tool.url}/deep-link`,
+          label: 'Pick content',
+          placements: [
+            'ContentArea',
+            'https://canvas.instructure.com/lti/assignment_selection',
+            'link_selection',
+            'course_navigation',
+          ],
+        },
+      ]),
+    };
+    const { clientId, deploymentId } = await lms.startDynamicRegistration(tool.registrationUrl);
+    const registered = lms.tools().find((t) => t.clientId === clientId)!;
+    expect(registered.placements).to.deep.equal([
+      { placement: 'course_navigation', messageType: 'LtiResourceLinkRequest' },
+      {
+        placement: 'link_selection',
+        messageType: DEEP_LINKING,
+        targetLinkUri: `${tool.url}/deep-link`,
+        label: 'Pick content',
+      },
+      {
+        placement: 'assignment_selection',
+        messageType: DEEP_LINKING,
+        targetLinkUri: `${tool.url}/deep-link`,
+        label: 'Pick content',
+      },
+    ]);
+    // The answer: the registration with its client_id, and no deployment id (the default).
+    const answer = tool.registrationResponses.at(-1)! as {
+      status: number;
+      body: Record<string, unknown>;
+    };
+    expect(answer.status).to.equal(200);
+    expect(answer.body.client_id).to.equal(clientId);
+    expect(answer.body).not.to.have.property('deployment_id');
+    expect(answer.body[TOOL_CONFIG]).not.to.have.property('deployment_id');
+    expect(deploymentId).to.match(/^\d+:[0-9a-f]{40}$/);
+  });
+
+  it('drops messages without placements: the tool then has no deep linking at all', async () => {
+    tool.registration = { tweak: knownScopes };
+    const { clientId } = await lms.startDynamicRegistration(tool.registrationUrl);
+    expect(lms.tools().find((t) => t.clientId === clientId)!.placements).to.deep.equal([]);
+    expect(() =>
+      lms.loginInitiationUrl({
+        toolClientId: clientId,
+        userId: 'prof',
+        contextId: 'CV',
+        messageType: DEEP_LINKING,
+      }),
+    ).to.throw(/has no deep linking placement/);
+    // Resource links still launch at the tool's target_link_uri.
+    const login = lms.loginInitiationUrl({
+      toolClientId: clientId,
+      userId: 'prof',
+      resourceLinkId: 'cv-link',
+    });
+    expect((await launch(lms, login)).idToken).to.be.a('string');
+  });
+
+  it('refuses registrations without its token, with placements it does not know, or with unknown scopes', async () => {
+    await request(lms.url).post('/api/lti/registrations').send(registration(tool)).expect(401);
+    const { token } = await registrationToken();
+    const unknownPlacement = await request(lms.url)
+      .post('/api/lti/registrations')
+      .set('Authorization', `Bearer ${token}`)
+      .send(
+        registration(tool, {
+          scope: SCOPE.lineItem,
+          [TOOL_CONFIG]: {
+            domain: '127.0.0.1',
+            target_link_uri: tool.launchUrl,
+            claims: [],
+            messages: [{ type: DEEP_LINKING, placements: ['sidebar'] }],
+          },
+        }),
+      )
+      .expect(422);
+    expect(unknownPlacement.body.error_description).to.match(/"sidebar" is not a placement/);
+    const unknownScope = await request(lms.url)
+      .post('/api/lti/registrations')
+      .set('Authorization', `Bearer ${token}`)
+      .send(
+        registration(tool, {
+          scope: 'https://example.com/other',
+          [TOOL_CONFIG]: { domain: '127.0.0.1', claims: [], messages: [] },
+        }),
+      )
+      .expect(422);
+    expect(unknownScope.body.error_description).to.match(/Invalid scopes/);
+  });
+
+  it('puts the deployment id at the top level of its answer when set so', async () => {
+    lms.canvasDeploymentId = 'top-level';
+    tool.registration = { tweak: knownScopes };
+    const { deploymentId } = await lms.startDynamicRegistration(tool.registrationUrl);
+    const answer = tool.registrationResponses.at(-1)! as { body: Record<string, unknown> };
+    expect(answer.body.deployment_id).to.equal(deploymentId);
+    expect(answer.body[TOOL_CONFIG]).not.to.have.property('deployment_id');
+  });
+
+  it("launches deep linking from a placement with Canvas's settings for it, and takes the answer at its return URL", async () => {
+    tool.registration = {
+      tweak: withMessages([
+        {
+          type: DEEP_LINKING,
+          target_link_uri: `${tool.url}/deep-link`,
+          placements: ['assignment_selection', 'editor_button'],
+        },
+      ]),
+    };
+    const { clientId, deploymentId } = await lms.startDynamicRegistration(tool.registrationUrl);
+    const deepLinking = async (placement: string) => {
+      const url = lms.loginInitiationUrl({
+        toolClientId: clientId,
+        userId: 'prof',
+        contextId: 'CV',
+        messageType: DEEP_LINKING,
+        placement,
+      });
+      const claims = await verifyWithJwks(lms, (await launch(lms, url)).idToken);
+      return claims[CLAIM.deepLinkingSettings] as Record<string, unknown>;
+    };
+    const editor = await deepLinking('editor_button');
+    expect(editor).to.deep.include({ accept_multiple: true, auto_create: false });
+    expect(editor.accept_types).to.include.members(['ltiResourceLink', 'html', 'link']);
+    const assignment = await deepLinking('assignment_selection');
+    expect(assignment).to.deep.include({
+      accept_types: ['ltiResourceLink'],
+      accept_multiple: false,
+      auto_create: false,
+      accept_presentation_document_targets: ['iframe', 'window'],
+    });
+    expect(assignment).not.to.have.property('accept_lineitem');
+    expect(assignment).not.to.have.property('data');
+    const returnUrl = new URL(assignment.deep_link_return_url as string);
+    expect(returnUrl.searchParams.get('placement')).to.equal('assignment_selection');
+    expect(() =>
+      lms.loginInitiationUrl({
+        toolClientId: clientId,
+        userId: 'prof',
+        contextId: 'CV',
+        messageType: DEEP_LINKING,
+        placement: 'link_selection',
+      }),
+    ).to.throw(/no deep linking placement "link_selection"/);
+
+    const answer = tool.sign({
+      iss: clientId,
+      aud: lms.issuer,
+      nonce: 'n-1',
+      [CLAIM.messageType]: 'LtiDeepLinkingResponse',
+      [CLAIM.version]: '1.3.0',
+      [CLAIM.deploymentId]: deploymentId,
+      [CLAIM.dlContentItems]: [{ type: 'ltiResourceLink', title: 'Quiz', url: tool.launchUrl }],
+    });
+    await request(lms.url)
+      .post(`${returnUrl.pathname}${returnUrl.search}`)
+      .type('form')
+      .send({ JWT: answer })
+      .expect(200);
+    const last = lms.deepLinkReturns().at(-1)!;
+    expect(last).to.deep.include({ accepted: true, placement: 'assignment_selection' });
+    expect(last.createdResourceLinks.map((l) => l.title)).to.deep.equal(['Quiz']);
+  });
+});
