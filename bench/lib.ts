@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import knexFactory from 'knex';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,4 +125,45 @@ export function saveResult(name: string, result: unknown): void {
 
 export function machine(): string {
   return `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), Node ${process.version}`;
+}
+
+/**
+ * Which databases a benchmark that runs on both should measure:
+ * BENCH_DB=sqlite, BENCH_DB=postgres, or both (the default).
+ */
+export function benchDatabases(): { sqlite: boolean; postgres: boolean } {
+  const only = process.env.BENCH_DB;
+  return { sqlite: only !== 'postgres', postgres: only !== 'sqlite' };
+}
+
+/**
+ * A fresh PostgreSQL database for one benchmark (BENCH_DATABASE_URL names
+ * the server, default postgres://postgres@127.0.0.1:5432/test), or null with
+ * the reason printed when the server cannot be reached. drop() removes it.
+ */
+export async function freshPostgres(
+  label: string,
+): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `gradebridge_bench_${label}_${process.pid}`;
+  const adminDb = knexFactory({ client: 'pg', connection: admin, pool: { min: 0, max: 1 } });
+  try {
+    await adminDb.raw(`create database ${name}`);
+  } catch (err) {
+    await adminDb.destroy();
+    console.log(`\nPostgreSQL skipped: ${(err as Error).message} (set BENCH_DATABASE_URL)`);
+    return null;
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      try {
+        await adminDb.raw(`drop database if exists ${name} with (force)`);
+      } finally {
+        await adminDb.destroy();
+      }
+    },
+  };
 }

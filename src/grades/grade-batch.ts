@@ -281,6 +281,7 @@ export class GradeBatch {
       const returned = (await insertRows(this.trx, 'submissions', finals.map(row), {
         conflict: { columns: ['column_id', 'user_id'], merge: STATE_COLUMNS },
         returning: ['id', 'column_id', 'user_id'],
+        asJson: true,
       })) as Array<{ id: number; column_id: number; user_id: number }>;
       for (const r of returned) ids.set(key(r.column_id, r.user_id), r.id);
       return ids;
@@ -356,7 +357,7 @@ export class GradeBatch {
           idempotency_key: write.idempotencyKey,
         };
       });
-      await insertRows(trx, 'grade_versions', versions);
+      await insertRows(trx, 'grade_versions', versions, { asJson: true });
       await followGradeChanges(trx, {
         tenantId: this.tenantId,
         now: this.now,
