@@ -7,7 +7,11 @@ import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { enqueue } from '../../src/jobs/queue.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
+import {
+  registerPlatform,
+  replacePlatformEndpoints,
+  toolUrls,
+} from '../../src/lti/registration.js';
 import { pullAndRecord } from '../../src/lti/services.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
@@ -25,7 +29,6 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
   let lms: LmsEmulator;
   let t: TenantFixture;
   let clientId: string;
-  let deploymentId: string;
   let quizId: string;
   let ltiContextId: number;
   let courseId: number;
@@ -55,7 +58,6 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
       keysetUrl: urls.keys,
     });
     clientId = tool.clientId;
-    deploymentId = tool.deploymentId;
     await registerPlatform(ctx.deps, {
       tenantId: t.tenantId,
       issuer: lms.issuer,
@@ -326,15 +328,15 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
   });
 
   it("says when the platform's token endpoint refuses a token, without a retry loop", async () => {
+    // The token URL changed on purpose (what an administrator does with `platform replace-endpoints`).
     const register = (token: string) =>
-      registerPlatform(ctx.deps, {
+      replacePlatformEndpoints(ctx.deps, {
         tenantId: t.tenantId,
         issuer: lms.issuer,
         clientId,
-        authenticationEndpoint: lms.endpoints.authorization,
         accessTokenEndpoint: token,
-        keysetUrl: lms.endpoints.keyset,
-        deploymentIds: [deploymentId],
+        reason: 'test: a token endpoint that refuses',
+        actor: 'test',
       });
     await ctx.deps.lti.engine.dropAccessTokens(lms.issuer, clientId);
     await register(`${lms.url}/no-token-here`);
