@@ -60,7 +60,10 @@ function settingsDetail(dl: DeepLinkingSettings): Array<[string, string]> {
  * be usable, and the platform must take gradebridge's links here.
  */
 export function deepLinkOffer(dl: DeepLinkingSettings): DeepLinkOffer {
-  const unusable = dl.unusable ?? [];
+  const unusable = [...(dl.unusable ?? [])];
+  // A session from before these checks may carry no accept_types and no word about it.
+  if ((dl.accept_types ?? []).length === 0 && !unusable.some((u) => u.startsWith('accept_types')))
+    unusable.push('accept_types is missing');
   if (unusable.length > 0) {
     const returnUnusable = unusable.some((u) => u.startsWith('deep_link_return_url'));
     throw new DeepLinkRefusal(
@@ -72,7 +75,7 @@ export function deepLinkOffer(dl: DeepLinkingSettings): DeepLinkOffer {
       !returnUnusable,
     );
   }
-  if (!dl.accept_types!.includes(LINK))
+  if (!(dl.accept_types ?? []).includes(LINK))
     throw new DeepLinkRefusal(
       'This place in your LMS does not take links to gradebridge, so nothing was added. Add gradebridge from a module, an assignment or a page instead.',
       409,

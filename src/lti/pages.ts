@@ -616,46 +616,6 @@ export function coursePage(d: CoursePageData): string {
   return appPage(d.courseTitle, d.session, { header, outcome: d.outcome, content });
 }
 
-/* -------------------------------------------------------------- deep linking */
-
-export interface DeepLinkPageData {
-  session: string;
-  courseTitle: string;
-  columns: Array<{ id: number; name: string; points: number }>;
-}
-
-export function deepLinkPage(d: DeepLinkPageData): string {
-  return layout(
-    'Add gradebridge',
-    html`<h1>Add a gradebridge link to ${d.courseTitle}</h1>
-      <div class="card">
-        <form method="post" action="/lti/deep-link">
-          <input type="hidden" name="session" value="${d.session}" />
-          <p>
-            <label>Title <input name="title" value="gradebridge" required maxlength="255" /></label>
-          </p>
-          <p>
-            <label
-              >Grade it as
-              <select name="column">
-                <option value="">no line item</option>
-                <option value="new">a new line item…</option>
-                ${d.columns.map((c) => html`<option value="${c.id}">${c.name} (${c.points} pts)</option>`)}
-              </select></label
-            >
-          </p>
-          <p>
-            <label>New line item label <input name="label" maxlength="255" /></label>
-            <label
-              >points <input name="points" type="number" min="0" step="any" value="100"
-            /></label>
-          </p>
-          <button type="submit">Add to course</button>
-        </form>
-      </div>`,
-  );
-}
-
 /* ------------------------------------------------------------- grade history */
 
 export interface GradeHistoryData {
