@@ -10,6 +10,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   exchange: async () => (await import('./exchange.js')).run(),
   'course-page': async () => (await import('./course-page.js')).run(),
   reconcile: async () => (await import('./reconcile.js')).run(),
+  mixed: async () => (await import('./mixed.js')).run(),
 };
 
 const wanted = process.argv.slice(2);

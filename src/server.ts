@@ -138,6 +138,9 @@ async function runPrimary(config: Config): Promise<void> {
       },
       'web processes ready',
     );
+    process.stdout.write(
+      `\ngradebridge: ${config.WEB_PROCESSES} web processes answer at ${config.PUBLIC_URL ?? `http://localhost:${first.port}`}\n`,
+    );
   } catch (err) {
     if (stopping) return;
     logger.error({ err }, 'a web process did not start');

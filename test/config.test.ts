@@ -59,4 +59,15 @@ describe('configuration', () => {
       expect(message).not.to.include('short"');
     }
   });
+
+  it('runs several web processes only on PostgreSQL', () => {
+    expect(() => loadConfig({ WEB_PROCESSES: '2' })).to.throw(
+      ConfigError,
+      'WEB_PROCESSES: more than one web process needs DATABASE_URL (PostgreSQL)',
+    );
+    expect(
+      loadConfig({ WEB_PROCESSES: '2', DATABASE_URL: 'postgres://db/x' }).WEB_PROCESSES,
+    ).to.equal(2);
+    expect(loadConfig({}).WEB_PROCESSES).to.equal(1);
+  });
 });
