@@ -99,8 +99,12 @@ export async function insertRows(
   return out;
 }
 
-/** Whether rows can travel as JSON and come back as the same values (see InsertOptions.asJson). */
-function jsonSafe(rows: Row[], columns: string[]): boolean {
+/**
+ * Whether rows can travel as JSON and come back as the same values: every
+ * row with the given columns, every value a string (no NUL, no lone
+ * surrogate), a finite number, a boolean or null (see InsertOptions.asJson).
+ */
+export function jsonSafe(rows: Row[], columns: string[]): boolean {
   for (const row of rows) {
     let n = 0;
     for (const key in row) {
@@ -122,13 +126,7 @@ function jsonSafe(rows: Row[], columns: string[]): boolean {
  * One INSERT ... SELECT over json_populate_recordset(null::table, $1): the
  * rows in the order given (so ids follow it), one parameter for the batch.
  */
-async function insertJson(
-  trx: Trx,
-  table: string,
-  columns: string[],
-  rows: Row[],
-  options: InsertOptions,
-): Promise<Row[]> {
+export function recordsetInsert(table: string, columns: string[], options: InsertOptions): string {
   const list = columns.map(quote).join(', ');
   let sql = `insert into ${quote(table)} (${list}) select ${list} from json_populate_recordset(null::${quote(table)}, ?::json)`;
   if (options.conflict) {
@@ -138,6 +136,17 @@ async function insertJson(
       : 'nothing';
   }
   if (options.returning) sql += ` returning ${options.returning.map(quote).join(', ')}`;
+  return sql;
+}
+
+async function insertJson(
+  trx: Trx,
+  table: string,
+  columns: string[],
+  rows: Row[],
+  options: InsertOptions,
+): Promise<Row[]> {
+  const sql = recordsetInsert(table, columns, options);
   const result = (await trx.raw(sql, [JSON.stringify(rows)])) as { rows: Row[] };
   return options.returning ? result.rows : [];
 }

@@ -5,9 +5,12 @@ import { followGradeChanges } from './followers.js';
 import {
   inList,
   insertRows,
+  jsonSafe,
   listParam,
   quote,
   readRows,
+  recordsetInsert,
+  type Row,
   sqliteStatement,
   sqliteValue,
   writeRows,
@@ -76,6 +79,25 @@ interface Pending {
 const key = (columnId: number, userId: number) => `${columnId}:${userId}`;
 
 /** The columns of a submission that a new grade changes. */
+/** The columns a submission is written with (see submissionRow). */
+const SUBMISSION_COLUMNS = [
+  'tenant_id',
+  'course_id',
+  'column_id',
+  'user_id',
+  'score',
+  'grade',
+  'graded_at',
+  'changed_at',
+  'grader_id',
+  'workflow_state',
+  'excused',
+  'late',
+  'missing',
+  'created_at',
+  'updated_at',
+];
+
 const STATE_COLUMNS = [
   'score',
   'grade',
@@ -253,14 +275,9 @@ export class GradeBatch {
     if (!this.touchedCourses.has(courseId)) this.touchedCourses.set(courseId, change);
   }
 
-  /**
-   * Saves the final state of each touched submission and returns their ids.
-   * SQLite: a plain insert for new submissions and an update by id for known
-   * ones, each a cached statement. PostgreSQL: one multi-row upsert.
-   */
-  private async writeSubmissions(finals: Pending[]): Promise<Map<string, number>> {
-    const ids = new Map<string, number>();
-    const row = ({ write, state }: Pending) => ({
+  /** A submission's row as it is written: its final state in this batch. */
+  private submissionRow({ write, state }: Pending) {
+    return {
       tenant_id: this.tenantId,
       course_id: write.courseId,
       column_id: write.columnId,
@@ -276,7 +293,17 @@ export class GradeBatch {
       missing: state.missing,
       created_at: this.now,
       updated_at: this.now,
-    });
+    };
+  }
+
+  /**
+   * Saves the final state of each touched submission and returns their ids.
+   * SQLite: a plain insert for new submissions and an update by id for known
+   * ones, each a cached statement. PostgreSQL: one multi-row upsert.
+   */
+  private async writeSubmissions(finals: Pending[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    const row = (p: Pending) => this.submissionRow(p);
     if (dbClient(this.trx) === 'postgres') {
       const returned = (await insertRows(this.trx, 'submissions', finals.map(row), {
         conflict: { columns: ['column_id', 'user_id'], merge: STATE_COLUMNS },
@@ -316,6 +343,50 @@ export class GradeBatch {
     return ids;
   }
 
+  /**
+   * PostgreSQL: the submissions' final states and the versions in one
+   * statement (the upsert in a CTE whose ids the versions take), each table's
+   * rows as one JSON parameter; versions get their ids in the order recorded.
+   * Returns the submission ids by column and user, or null when a value
+   * cannot travel as JSON (then the caller writes them one table at a time).
+   */
+  private async writeTogether(
+    finals: Pending[],
+    pending: Pending[],
+    versionRow: (p: Pending, submissionId: number | null) => Row,
+  ): Promise<Map<string, number> | null> {
+    const submissions = finals.map((p) => this.submissionRow(p));
+    const versions = pending.map((p) => {
+      const cur = this.current.get(key(p.write.columnId, p.write.userId));
+      return versionRow(p, cur?.submissionId ?? p.state.submissionId ?? null);
+    });
+    const versionColumns = Object.keys(versions[0]!);
+    if (submissions.length > 0 && !jsonSafe(submissions, Object.keys(submissions[0]!))) return null;
+    if (!jsonSafe(versions, versionColumns)) return null;
+    const upsert = recordsetInsert('submissions', SUBMISSION_COLUMNS, {
+      conflict: { columns: ['column_id', 'user_id'], merge: STATE_COLUMNS },
+      returning: ['id', 'column_id', 'user_id'],
+    });
+    const select = versionColumns
+      .map((c) => (c === 'submission_id' ? 'coalesce(s.id, v.submission_id)' : `v.${quote(c)}`))
+      .join(', ');
+    const result = (await this.trx.raw(
+      `with s as (${upsert}),
+       inserted as (
+         insert into grade_versions (${versionColumns.map(quote).join(', ')})
+         select ${select}
+           from json_populate_recordset(null::grade_versions, ?::json) with ordinality as v
+           left join s on s.column_id = v.column_id and s.user_id = v.user_id
+          order by v.ordinality
+       )
+       select id, column_id, user_id from s`,
+      [JSON.stringify(submissions), JSON.stringify(versions)],
+    )) as { rows: Array<{ id: number; column_id: number; user_id: number }> };
+    const ids = new Map<string, number>();
+    for (const r of result.rows) ids.set(key(r.column_id, r.user_id), r.id);
+    return ids;
+  }
+
   /** Writes everything recorded. Returns the number of versions appended. */
   async flush(): Promise<number> {
     const trx = this.trx;
@@ -326,38 +397,51 @@ export class GradeBatch {
       const finals = new Map<string, Pending>();
       for (const p of pending)
         if (!p.superseded) finals.set(key(p.write.columnId, p.write.userId), p);
-      const submissionIds =
-        finals.size > 0
-          ? await this.writeSubmissions([...finals.values()])
-          : new Map<string, number>();
-      const versions = pending.map(({ write, state }) => {
-        const k = key(write.columnId, write.userId);
-        const cur = this.current.get(k);
-        // A late write's submission exists: the newer grade it lost to is stored.
-        const submissionId = submissionIds.get(k) ?? cur?.submissionId ?? state.submissionId!;
-        if (cur && cur.submissionId === null) cur.submissionId = submissionId;
-        return {
-          tenant_id: this.tenantId,
-          course_id: write.courseId,
-          column_id: write.columnId,
-          user_id: write.userId,
-          submission_id: submissionId,
-          score: state.score,
-          grade: state.grade,
-          points_possible: write.pointsPossible,
-          workflow_state: state.workflowState,
-          excused: state.excused,
-          late: state.late,
-          missing: state.missing,
-          graded_at: write.gradedAt,
-          recorded_at: this.now,
-          grader_id: write.graderId,
-          source: write.source,
-          api_client_id: write.apiClientId ?? null,
-          idempotency_key: write.idempotencyKey,
-        };
+      const versionRow = ({ write, state }: Pending, submissionId: number | null) => ({
+        tenant_id: this.tenantId,
+        course_id: write.courseId,
+        column_id: write.columnId,
+        user_id: write.userId,
+        submission_id: submissionId,
+        score: state.score,
+        grade: state.grade,
+        points_possible: write.pointsPossible,
+        workflow_state: state.workflowState,
+        excused: state.excused,
+        late: state.late,
+        missing: state.missing,
+        graded_at: write.gradedAt,
+        recorded_at: this.now,
+        grader_id: write.graderId,
+        source: write.source,
+        api_client_id: write.apiClientId ?? null,
+        idempotency_key: write.idempotencyKey,
       });
-      await insertRows(trx, 'grade_versions', versions, { asJson: true });
+      const written =
+        dbClient(trx) === 'postgres'
+          ? await this.writeTogether([...finals.values()], pending, versionRow)
+          : null;
+      if (written) {
+        for (const { write } of pending) {
+          const cur = this.current.get(key(write.columnId, write.userId));
+          const id = written.get(key(write.columnId, write.userId));
+          if (cur && cur.submissionId === null && id !== undefined) cur.submissionId = id;
+        }
+      } else {
+        const submissionIds =
+          finals.size > 0
+            ? await this.writeSubmissions([...finals.values()])
+            : new Map<string, number>();
+        const versions = pending.map((p) => {
+          const k = key(p.write.columnId, p.write.userId);
+          const cur = this.current.get(k);
+          // A late write's submission exists: the newer grade it lost to is stored.
+          const submissionId = submissionIds.get(k) ?? cur?.submissionId ?? p.state.submissionId!;
+          if (cur && cur.submissionId === null) cur.submissionId = submissionId;
+          return versionRow(p, submissionId);
+        });
+        await insertRows(trx, 'grade_versions', versions, { asJson: true });
+      }
       await followGradeChanges(trx, {
         tenantId: this.tenantId,
         now: this.now,
