@@ -77,7 +77,39 @@ export async function loadCourseColumns(
     .whereIn('grade_columns.course_id', courseIds)
     .orderBy('grade_columns.id');
   if (!options.includeDeleted) query.whereNull('grade_columns.deleted_at');
-  for (const row of await query) {
+  addColumnRows(result, (await query) as ColumnRow[]);
+  return result;
+}
+
+/** A grade_columns row (with its schema's symbols) as loadCourseColumns reads it. */
+export interface ColumnRow {
+  id: number;
+  course_id: number;
+  name: string;
+  item_type: string;
+  points: number;
+  calculation: unknown;
+  mapping: string | null;
+  grade_schema_id: number | null;
+  is_external: unknown;
+  deleted_at: string | null;
+  symbols: unknown;
+}
+
+/**
+ * PostgreSQL: the live columns of the courses `= any(?::int[])` of a tenant
+ * `?`, as a JSON array of ColumnRow in id order, for a statement that reads
+ * several things at once.
+ */
+export const liveColumnsJsonSql = `(select coalesce(json_agg(c order by c.id), '[]') from (
+    select gc.id, gc.course_id, gc.name, gc.item_type, gc.points, gc.calculation, gc.mapping,
+           gc.grade_schema_id, gc.is_external, gc.deleted_at, gs.symbols
+      from grade_columns gc left join grade_schemas gs on gs.id = gc.grade_schema_id
+     where gc.tenant_id = ? and gc.course_id = any(?::int[]) and gc.deleted_at is null) c)`;
+
+/** Adds rows read elsewhere (see liveColumnsJsonSql) to the courses' columns. */
+export function addColumnRows(result: Map<number, CourseColumns>, rows: ColumnRow[]): void {
+  for (const row of rows) {
     result.get(row.course_id)!.add({
       id: row.id,
       courseId: row.course_id,
@@ -92,5 +124,4 @@ export async function loadCourseColumns(
       deleted: row.deleted_at !== null,
     });
   }
-  return result;
 }

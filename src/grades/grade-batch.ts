@@ -78,6 +78,26 @@ interface Pending {
 
 const key = (columnId: number, userId: number) => `${columnId}:${userId}`;
 
+/** A submission's current grade as read from the store (see GradeBatch.load and prime). */
+export interface SubmissionRow {
+  id: number;
+  column_id: number;
+  user_id: number;
+  score: number | null;
+  grade: string | null;
+  graded_at: string | null;
+  changed_at: string | null;
+  grader_id: number | null;
+  workflow_state: string;
+  excused: unknown;
+  late: unknown;
+  missing: unknown;
+}
+
+/** The columns of a SubmissionRow, as a select list over `submissions`. */
+export const SUBMISSION_READ =
+  'id, column_id, user_id, score, grade, graded_at, changed_at, grader_id, workflow_state, excused, late, missing';
+
 /** The columns of a submission that a new grade changes. */
 /** The columns a submission is written with (see submissionRow). */
 const SUBMISSION_COLUMNS = [
@@ -140,8 +160,8 @@ export class GradeBatch {
     readonly now: string,
   ) {}
 
-  /** Loads current grades for the given pairs (those already loaded are skipped). */
-  async load(pairs: Array<{ columnId: number; userId: number }>): Promise<void> {
+  /** The pairs not loaded yet, by column. */
+  private unloaded(pairs: Array<{ columnId: number; userId: number }>): Map<number, Set<number>> {
     const byColumn = new Map<number, Set<number>>();
     for (const { columnId, userId } of pairs) {
       if (this.current.has(key(columnId, userId))) continue;
@@ -149,29 +169,36 @@ export class GradeBatch {
       if (!users) byColumn.set(columnId, (users = new Set()));
       users.add(userId);
     }
+    return byColumn;
+  }
+
+  /** Loads current grades for the given pairs (those already loaded are skipped). */
+  async load(pairs: Array<{ columnId: number; userId: number }>): Promise<void> {
+    const byColumn = this.unloaded(pairs);
     if (byColumn.size === 0) return;
     const columnIds = [...byColumn.keys()];
     const userIds = [...new Set([...byColumn.values()].flatMap((s) => [...s]))];
-    const rows = await readRows<{
-      id: number;
-      column_id: number;
-      user_id: number;
-      score: number | null;
-      grade: string | null;
-      graded_at: string | null;
-      changed_at: string | null;
-      grader_id: number | null;
-      workflow_state: string;
-      excused: unknown;
-      late: unknown;
-      missing: unknown;
-    }>(
+    const rows = await readRows<SubmissionRow>(
       this.trx,
-      `select id, column_id, user_id, score, grade, graded_at, changed_at, grader_id, workflow_state, excused, late, missing
-         from submissions
+      `select ${SUBMISSION_READ} from submissions
         where tenant_id = ? and column_id ${inList(this.trx, 'int')} and user_id ${inList(this.trx, 'int')}`,
       [this.tenantId, listParam(this.trx, columnIds), listParam(this.trx, userIds)],
     );
+    this.absorb(byColumn, rows);
+  }
+
+  /**
+   * Takes the current grades of the given pairs from submission rows the
+   * caller read itself (in a statement that read other things too, after
+   * it locked the courses): `rows` must hold every stored submission of those
+   * pairs; a pair without one has no grade yet.
+   */
+  prime(pairs: Array<{ columnId: number; userId: number }>, rows: SubmissionRow[]): void {
+    const byColumn = this.unloaded(pairs);
+    if (byColumn.size > 0) this.absorb(byColumn, rows);
+  }
+
+  private absorb(byColumn: Map<number, Set<number>>, rows: SubmissionRow[]): void {
     for (const row of rows) {
       const k = key(row.column_id, row.user_id);
       if (!byColumn.get(row.column_id)?.has(row.user_id)) continue;
