@@ -1,4 +1,5 @@
-import type { Executor } from '../db/knex.js';
+import { inList, listParam, readRows } from '../db/bulk.js';
+import type { Executor, Trx } from '../db/knex.js';
 import { toBool } from '../db/time.js';
 import type { Calculation } from './calculation.js';
 import { parseJson } from '../db/json.js';
@@ -81,6 +82,33 @@ export async function loadCourseColumns(
   return result;
 }
 
+/**
+ * The live columns of courses, as loadCourseColumns reads them, through
+ * readRows: one statement whatever the number of courses, prepared once on
+ * SQLite (a batch of grades reads them on every request).
+ */
+export async function loadLiveCourseColumns(
+  trx: Trx,
+  tenantId: number,
+  courseIds: number[],
+): Promise<Map<number, CourseColumns>> {
+  const result = new Map<number, CourseColumns>();
+  for (const id of courseIds) result.set(id, new CourseColumns(id));
+  if (courseIds.length === 0) return result;
+  const rows = await readRows<ColumnRow>(
+    trx,
+    `select ${COLUMN_READ} from grade_columns gc left join grade_schemas gs on gs.id = gc.grade_schema_id
+      where gc.tenant_id = ? and gc.course_id ${inList(trx, 'int')} and gc.deleted_at is null
+      order by gc.id`,
+    [tenantId, listParam(trx, courseIds)],
+  );
+  addColumnRows(result, rows);
+  return result;
+}
+
+const COLUMN_READ =
+  'gc.id, gc.course_id, gc.name, gc.item_type, gc.points, gc.calculation, gc.mapping, gc.grade_schema_id, gc.is_external, gc.deleted_at, gs.symbols';
+
 /** A grade_columns row (with its schema's symbols) as loadCourseColumns reads it. */
 export interface ColumnRow {
   id: number;
@@ -102,8 +130,7 @@ export interface ColumnRow {
  * several things at once.
  */
 export const liveColumnsJsonSql = `(select coalesce(json_agg(c order by c.id), '[]') from (
-    select gc.id, gc.course_id, gc.name, gc.item_type, gc.points, gc.calculation, gc.mapping,
-           gc.grade_schema_id, gc.is_external, gc.deleted_at, gs.symbols
+    select ${COLUMN_READ}
       from grade_columns gc left join grade_schemas gs on gs.id = gc.grade_schema_id
      where gc.tenant_id = ? and gc.course_id = any(?::int[]) and gc.deleted_at is null) c)`;
 

@@ -1,4 +1,4 @@
-import { insertRows } from '../db/bulk.js';
+import { inList, insertRows, listParam, readRows } from '../db/bulk.js';
 import type { Executor, Trx } from '../db/knex.js';
 import { lockCourses } from '../db/locks.js';
 import { toIso } from '../db/time.js';
@@ -337,11 +337,18 @@ export const approvalFollower: GradeFollower = {
   name: 'final grade approval',
   follow: async (trx, batch) => {
     const columnIds = [...new Set(batch.changes.map((c) => c.columnId))];
-    const approvedColumns = await trx('final_grade_submissions')
-      .where({ tenant_id: batch.tenantId, state: 'approved' })
-      .whereIn('column_id', columnIds)
-      .groupBy('course_id', 'column_id')
-      .select('course_id', 'column_id', trx.raw('max(id) as submission_id'));
+    // A prepared statement on SQLite: this runs with every batch of grades.
+    const approvedColumns = await readRows<{
+      course_id: number;
+      column_id: number;
+      submission_id: number;
+    }>(
+      trx,
+      `select course_id, column_id, max(id) as submission_id from final_grade_submissions
+        where tenant_id = ? and state = 'approved' and column_id ${inList(trx, 'int')}
+        group by course_id, column_id`,
+      [batch.tenantId, listParam(trx, columnIds)],
+    );
     if (approvedColumns.length === 0) return;
     for (const a of approvedColumns) {
       const changes = batch.changes.filter((c) => c.columnId === a.column_id);

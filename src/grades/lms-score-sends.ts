@@ -1,6 +1,6 @@
-import type { Executor } from '../db/knex.js';
+import { inList, listParam, readRows } from '../db/bulk.js';
+import type { Trx } from '../db/knex.js';
 import { enqueue } from '../jobs/queue.js';
-import { chunk } from './grade-batch.js';
 
 /**
  * Score passback: a grade written in gradebridge for a column that has a line
@@ -11,20 +11,20 @@ import { chunk } from './grade-batch.js';
  * (The LTI surface runs the job: src/lti/passback.ts.)
  */
 export async function enqueueScoreSends(
-  trx: Executor,
+  trx: Trx,
   tenantId: number,
   pairs: Array<{ columnId: number; userId: number }>,
   now: string,
 ): Promise<number> {
   if (pairs.length === 0) return 0;
   const linked = new Set<number>();
-  for (const part of chunk([...new Set(pairs.map((p) => p.columnId))], 500)) {
-    const rows = await trx('external_ids')
-      .where({ tenant_id: tenantId, kind: 'lineitem' })
-      .whereIn('local_id', part)
-      .select('local_id');
-    for (const r of rows) linked.add(r.local_id);
-  }
+  // One statement for any number of columns (a prepared one on SQLite): this runs with every batch of grades.
+  const rows = await readRows<{ local_id: number }>(
+    trx,
+    `select local_id from external_ids where tenant_id = ? and kind = 'lineitem' and local_id ${inList(trx, 'int')}`,
+    [tenantId, listParam(trx, [...new Set(pairs.map((p) => p.columnId))])],
+  );
+  for (const r of rows) linked.add(r.local_id);
   let queued = 0;
   const seen = new Set<string>();
   for (const { columnId, userId } of pairs) {

@@ -14,7 +14,7 @@ import {
   addColumnRows,
   CourseColumns,
   liveColumnsJsonSql,
-  loadCourseColumns,
+  loadLiveCourseColumns,
   type ColumnInfo,
   type ColumnRow,
 } from '../grades/course-columns.js';
@@ -80,7 +80,7 @@ export async function writeGradeValues(
         )
       : null;
   const columnsByCourse =
-    known?.columns ?? (await loadCourseColumns(trx, actor.tenantId, courseIds));
+    known?.columns ?? (await loadLiveCourseColumns(trx, actor.tenantId, courseIds));
 
   const resolved: ResolvedValue[] = [];
   for (const { index, value: item } of valid) {
