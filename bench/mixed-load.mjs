@@ -1,9 +1,13 @@
 // Worker thread of bench/mixed.ts: `connections` loops, each sending the
 // fixed sequence of request kinds (starting at a different place) until the
-// time is up; latencies are kept per kind once the warm-up is over.
+// time is up; latencies are kept per kind once the warm-up is over. With a
+// `rate` (requests per second for all kinds together) request n is due at
+// n / rate seconds and its time counts from then, so a request that waited for
+// a free connection counts its wait; without one each connection sends the
+// next request as soon as the previous one is answered.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { kinds, sequence, connections, warmupMs, durationMs } = workerData;
+const { kinds, sequence, connections, warmupMs, durationMs, rate } = workerData;
 const state = kinds.map(() => ({ next: 0, latenciesMs: [], errors: 0, samples: [] }));
 
 /**
@@ -51,12 +55,24 @@ const started = performance.now();
 const measuringFrom = started + warmupMs;
 const end = measuringFrom + durationMs;
 
+let slot = 0;
+
 async function loop(c) {
   let position = Math.floor((c * sequence.length) / connections);
   while (performance.now() < end) {
+    let sentAt = performance.now();
+    let waited = 0;
+    if (rate) {
+      const due = started + (slot++ * 1000) / rate;
+      if (due >= end) break;
+      if (due > sentAt) await new Promise((r) => setTimeout(r, due - sentAt));
+      waited = Math.max(0, sentAt - due);
+      sentAt = due;
+    }
     const k = sequence[position++ % sequence.length];
-    const sentAt = performance.now();
-    const { ms, problem } = await send(kinds[k], k);
+    const answer = await send(kinds[k], k);
+    const { problem } = answer;
+    const ms = answer.ms + waited;
     if (sentAt < measuringFrom) continue;
     const s = state[k];
     if (problem) {

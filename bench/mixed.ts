@@ -40,6 +40,12 @@ const SECONDS = Number(process.env.MIXED_SECONDS ?? 60);
 const WARMUP_SECONDS = Number(process.env.MIXED_WARMUP_SECONDS ?? Math.min(10, SECONDS / 4));
 const CEILING_SECONDS = Math.min(10, SECONDS / 3);
 const CONNECTIONS = Number(process.env.MIXED_CONNECTIONS ?? 20);
+/**
+ * After the run at full speed, the same mix paced at this share of the
+ * requests per second it reached (0.5 by default; 0 leaves it out): each
+ * request's time then counts from when it was due, waiting included.
+ */
+const PACED = Number(process.env.MIXED_PACED ?? 0.5);
 const SETUPS = ['sqlite', 'pg', 'pg-1web', 'pg-2web'] as const;
 type SetupName = (typeof SETUPS)[number];
 
@@ -112,6 +118,7 @@ function runLoad(
   sequence: number[],
   warmupSeconds: number,
   seconds: number,
+  rate?: number,
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./mixed-load.mjs', import.meta.url), {
@@ -121,6 +128,7 @@ function runLoad(
         connections: CONNECTIONS,
         warmupMs: warmupSeconds * 1000,
         durationMs: seconds * 1000,
+        rate,
       },
     });
     worker.once(
@@ -166,6 +174,14 @@ interface Proc {
 }
 
 const root = path.resolve(import.meta.dirname, '..');
+/** Every process started, so that none outlives the benchmark when it is stopped. */
+const started = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
 
 /** `npm start` or `npm run worker` from source (tsx), waiting for `ready` in its output. */
 async function startProcess(
@@ -181,6 +197,8 @@ async function startProcess(
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let out = '';
   child.stdout!.on('data', (d) => (out = (out + String(d)).slice(-200_000)));
   child.stderr!.on('data', (d) => (out = (out + String(d)).slice(-200_000)));
@@ -296,6 +314,7 @@ interface SetupResult {
   errors: number;
   kinds: KindResult[];
   ceiling: KindResult;
+  paced: { rate: number; perSecond: number; errors: number; kinds: KindResult[] } | null;
   jobs: { run: number; claimedTwice: number; workers: number };
 }
 
@@ -444,6 +463,17 @@ async function runSetup(
     const sequence = SEQUENCE.map((k) => order.indexOf(k));
     const jobsBefore = await jobCount(databaseUrl, dataDir);
     const load = await runLoad(kindList, sequence, WARMUP_SECONDS, SECONDS);
+    const totalPerSecond = load.kinds.reduce((n, k) => n + k.perSecond, 0);
+    const paced =
+      PACED > 0
+        ? await runLoad(
+            kindList,
+            sequence,
+            WARMUP_SECONDS,
+            SECONDS,
+            Number((totalPerSecond * PACED).toFixed(1)),
+          )
+        : null;
     const jobs = await jobStats(databaseUrl, dataDir, jobsBefore);
     const ceiling = await runLoad(
       [{ name: 'ceiling: GET /healthz', method: 'GET', urls: [`${base}/healthz`], headers: {} }],
@@ -451,7 +481,9 @@ async function runSetup(
       Math.min(3, WARMUP_SECONDS),
       CEILING_SECONDS,
     );
-    const errors = load.kinds.reduce((n, k) => n + k.errors, 0) + ceiling.kinds[0]!.errors;
+    const pacedErrors = paced?.kinds.reduce((n, k) => n + k.errors, 0) ?? 0;
+    const errors =
+      load.kinds.reduce((n, k) => n + k.errors, 0) + ceiling.kinds[0]!.errors + pacedErrors;
     return {
       setup,
       description: DESCRIPTIONS[setup],
@@ -459,10 +491,18 @@ async function runSetup(
       workerProcesses,
       poolMax: databaseUrl ? Number(process.env.DATABASE_POOL_MAX ?? 0) || poolDefault() : 1,
       seconds: Number(load.seconds.toFixed(1)),
-      totalPerSecond: Number(load.kinds.reduce((n, k) => n + k.perSecond, 0).toFixed(1)),
+      totalPerSecond: Number(totalPerSecond.toFixed(1)),
       errors,
       kinds: load.kinds,
       ceiling: ceiling.kinds[0]!,
+      paced: paced
+        ? {
+            rate: Number((totalPerSecond * PACED).toFixed(1)),
+            perSecond: Number(paced.kinds.reduce((n, k) => n + k.perSecond, 0).toFixed(1)),
+            errors: pacedErrors,
+            kinds: paced.kinds,
+          }
+        : null,
       jobs,
     };
   } catch (err) {
@@ -538,10 +578,19 @@ function print(r: SetupResult): void {
     `| ${'all of them'.padEnd(28)} | ${fmt(r.totalPerSecond, 1).padStart(10)} |          |          | ${String(r.errors).padStart(6)} |`,
   );
   line(r.ceiling);
+  if (r.paced) {
+    console.log(
+      `paced at ${fmt(r.paced.rate, 1)} requests/s (${PACED * 100} % of the above; times count from when each request was due):`,
+    );
+    console.log(
+      '| request                      | requests/s |   p50 ms |   p99 ms | errors |\n| ---------------------------- | ---------- | -------- | -------- | ------ |',
+    );
+    for (const k of r.paced.kinds) line(k);
+  }
   console.log(
     `jobs run meanwhile: ${r.jobs.run} by ${r.jobs.workers} worker(s), attempts claimed twice: ${r.jobs.claimedTwice}`,
   );
-  for (const k of [...r.kinds, r.ceiling])
+  for (const k of [...r.kinds, r.ceiling, ...(r.paced?.kinds ?? [])])
     for (const s of k.samples) console.log(`  error (${k.name}): ${s}`);
 }
 
@@ -587,6 +636,7 @@ export async function run(): Promise<Record<string, unknown>> {
     machine: `${machine()}; the load generator runs on the same cores`,
     connections: CONNECTIONS,
     seconds: SECONDS,
+    pacedShare: PACED,
     mix: SEQUENCE,
     results,
   };
