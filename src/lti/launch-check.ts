@@ -32,6 +32,8 @@ export class LaunchError extends Error {
     readonly status: number,
     readonly reason: string,
     readonly restartable = false,
+    /** Technical detail for the page's disclosure and the log (label and value). */
+    readonly detail: Array<[string, string]> = [],
   ) {
     super(reason);
   }
@@ -287,7 +289,19 @@ export function readClaims(p: Record<string, unknown>, clientId: string): Launch
   const dl = obj(p[CLAIM.deepLinking]);
   const returnUrl = optionalId(dl?.deep_link_return_url, 'deep_link_return_url', URL_MAX);
   if (messageType === 'LtiDeepLinkingRequest' && !returnUrl) {
-    throw new LaunchError(400, 'The deep linking launch has no deep_link_return_url.');
+    throw new LaunchError(
+      400,
+      'Your LMS asked gradebridge to add content without saying where to send it back, so nothing can be added. Close this window and try again from the LMS.',
+      false,
+      [
+        [
+          'problem',
+          dl
+            ? 'The deep linking launch has no deep_link_return_url.'
+            : 'The deep linking launch has no deep_linking_settings claim.',
+        ],
+      ],
+    );
   }
   const dlData = optionalId(dl?.data, 'deep linking data', DEEP_LINK_DATA_MAX);
   const context = obj(p[CLAIM.context]);

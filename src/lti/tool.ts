@@ -15,6 +15,7 @@ import {
   type ScriptedPage,
 } from './login-pages.js';
 import { errorPage } from './pages.js';
+import { refusalPage, type TechnicalDetail } from './refusal-page.js';
 import {
   awaitStorageCheck,
   confirmFromStorage,
@@ -92,15 +93,29 @@ export class LtiTool {
     return req.gradebridge?.log ?? this.o.logger;
   }
 
-  private refuse(req: LtiRequest, res: LtiResponse, status: number, reason: string): void {
+  private refuse(
+    req: LtiRequest,
+    res: LtiResponse,
+    status: number,
+    reason: string,
+    detail: TechnicalDetail = [],
+  ): void {
     // An unexpected failure (500) is logged with its error where it is caught.
     if (status !== 500) {
       const what = req.path === ROUTES.login ? 'LTI login refused' : 'LTI launch refused';
-      this.log(req)[status < 500 ? 'info' : 'warn']({ reason, status }, what);
+      this.log(req)[status < 500 ? 'info' : 'warn'](
+        { reason, status, ...(detail.length ? { detail: Object.fromEntries(detail) } : {}) },
+        what,
+      );
     }
     res.status(status);
     res.set('Content-Type', 'text/html; charset=utf-8');
-    res.send(errorPage(status, reason, req.gradebridge?.requestId ?? '-'));
+    const requestId = req.gradebridge?.requestId ?? '-';
+    res.send(
+      detail.length
+        ? refusalPage(status, reason, requestId, { detail })
+        : errorPage(status, reason, requestId),
+    );
   }
 
   /** A refused launch; when the browser kept nothing for the tool, the page offers to run the login again in a new window. */
@@ -110,7 +125,7 @@ export class LtiTool {
     err: LaunchError,
     state: string | undefined,
   ): Promise<void> {
-    if (!err.restartable) return this.refuse(req, res, err.status, err.reason);
+    if (!err.restartable) return this.refuse(req, res, err.status, err.reason, err.detail);
     this.log(req).info({ reason: err.reason, status: err.status }, 'LTI launch refused');
     const restart = await restartUrl(this.o.db, state);
     res.status(err.status);

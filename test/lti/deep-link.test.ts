@@ -12,6 +12,14 @@ import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, uniqueId } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
+import {
+  launch,
+  launchClaims,
+  login,
+  sign,
+  startTestPlatform,
+  type TestPlatform,
+} from '../helpers/lti-platform.js';
 import { createTestDatabase, postgresSkipReason } from '../helpers/database.js';
 
 const CLAIM = 'https://purl.imsglobal.org/spec/lti/claim/';
@@ -515,5 +523,62 @@ describe('LTI deep linking against the LMS emulator: what the platform accepts',
     expect(last.accepted, last.error).to.equal(true);
     expect(last.createdResourceLinks.map((l) => l.title)).to.deep.equal(['Reading list']);
     expect(last.createdLineItems).to.deep.equal([]);
+  });
+});
+
+describe('LTI deep linking launches whose claims are missing', function () {
+  this.timeout(60000);
+  let ctx: TestContext;
+  let platform: TestPlatform;
+
+  before(async () => {
+    ctx = await buildContext();
+    platform = await startTestPlatform(ctx, (await tenantWithClient(ctx)).tenantId);
+  });
+  after(async () => {
+    await platform?.close();
+    await ctx?.deps.exchange.close();
+    await ctx?.db.destroy();
+    await ctx?.database.drop();
+  });
+
+  const deepLinkingLaunch = async (settings: Record<string, unknown> | undefined) => {
+    const { state, nonce, cookie } = await login(ctx, platform);
+    const claims = launchClaims(platform, nonce, {
+      [`${CLAIM}message_type`]: 'LtiDeepLinkingRequest',
+      [`${CLAIM}resource_link`]: undefined,
+      ...(settings ? { [`${DL}deep_linking_settings`]: settings } : {}),
+    });
+    return launch(ctx, { id_token: sign(platform, claims), state }, cookie);
+  };
+
+  for (const [what, settings, detail] of [
+    ['no deep_linking_settings claim', undefined, /no deep_linking_settings claim/],
+    [
+      'settings without deep_link_return_url',
+      { accept_types: ['ltiResourceLink'] },
+      /no deep_link_return_url/,
+    ],
+  ] as const) {
+    it(`refuses a launch with ${what} in plain words, the detail behind a disclosure`, async () => {
+      const res = await deepLinkingLaunch(settings);
+      expect(res.status).to.equal(400);
+      expect(res.headers['content-type']).to.match(/^text\/html/);
+      expect(res.text).to.include('without saying where to send it back');
+      expect(res.text).to.include('<summary>Technical detail</summary>');
+      expect(res.text).to.match(detail);
+    });
+  }
+
+  it('takes a launch with unusable settings, and its page says so (400, not a 500)', async () => {
+    const res = await deepLinkingLaunch({
+      deep_link_return_url: `${platform.issuer}/return`,
+      accept_types: 'ltiResourceLink',
+    });
+    expect(res.status, res.text).to.equal(303);
+    const page = await ctx.http.get(res.headers.location!);
+    expect(page.status).to.equal(400);
+    expect(page.text).to.match(/accept_types is not a list/);
+    expect(page.text).to.include('Return to the LMS without adding anything');
   });
 });
