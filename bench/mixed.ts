@@ -315,7 +315,7 @@ interface SetupResult {
   kinds: KindResult[];
   ceiling: KindResult;
   paced: { rate: number; perSecond: number; errors: number; kinds: KindResult[] } | null;
-  jobs: { run: number; claimedTwice: number; workers: number };
+  jobs: { run: number; claimedTwice: number; workers: number; names: Record<string, number> };
 }
 
 const DESCRIPTIONS: Record<SetupName, string> = {
@@ -539,12 +539,15 @@ async function jobStats(
   databaseUrl: string | undefined,
   dataDir: string,
   afterAttempt: number,
-): Promise<{ run: number; claimedTwice: number; workers: number }> {
+): Promise<{ run: number; claimedTwice: number; workers: number; names: Record<string, number> }> {
   const db = storeOf(databaseUrl, dataDir);
   try {
-    const attempts = await db('job_attempts')
-      .where('id', '>', afterAttempt)
-      .select('job_id', 'attempt', 'worker');
+    const attempts = await db('job_attempts as a')
+      .join('jobs as j', 'j.id', 'a.job_id')
+      .where('a.id', '>', afterAttempt)
+      .select('a.job_id', 'a.attempt', 'a.worker', 'j.name');
+    const names: Record<string, number> = {};
+    for (const a of attempts) names[a.name] = (names[a.name] ?? 0) + 1;
     const seen = new Set<string>();
     let claimedTwice = 0;
     for (const a of attempts) {
@@ -556,6 +559,7 @@ async function jobStats(
       run: attempts.length,
       claimedTwice,
       workers: new Set(attempts.map((a) => a.worker)).size,
+      names,
     };
   } finally {
     await db.destroy();
@@ -588,7 +592,11 @@ function print(r: SetupResult): void {
     for (const k of r.paced.kinds) line(k);
   }
   console.log(
-    `jobs run meanwhile: ${r.jobs.run} by ${r.jobs.workers} worker(s), attempts claimed twice: ${r.jobs.claimedTwice}`,
+    `jobs run meanwhile: ${r.jobs.run} by ${r.jobs.workers} worker(s) (${Object.entries(
+      r.jobs.names,
+    )
+      .map(([n, c]) => `${n} ${c}`)
+      .join(', ')}), attempts claimed twice: ${r.jobs.claimedTwice}`,
   );
   for (const k of [...r.kinds, r.ceiling, ...(r.paced?.kinds ?? [])])
     for (const s of k.samples) console.log(`  error (${k.name}): ${s}`);
