@@ -5,7 +5,12 @@ import { AppError, NotFoundError } from '../http/errors.js';
 import { DB_INT_MAX } from '../http/validation.js';
 import { openDrift } from '../reconcile/drift.js';
 import { REPAIR_ACTIONS, repair, type RepairAction } from '../reconcile/repair.js';
-import { STATES, type ReconcileItem, type ReconcileReport } from '../reconcile/report.js';
+import {
+  reconcileReport,
+  STATES,
+  type ReconcileItem,
+  type ReconcileReport,
+} from '../reconcile/report.js';
 import { reconcile } from '../reconcile/service.js';
 import type { AppKit } from './app-routes.js';
 import type { PageSession } from './final-grade-service.js';
@@ -269,8 +274,17 @@ export function reconcileRoutes(kit: AppKit): void {
     token: string,
     view: { all: boolean; page: number },
     outcome: Outcome | null,
+    record = true,
   ) => {
-    const report = await reconcile(deps, s.tenantId, s.courseId);
+    // Opening the page recomputes the course's report and records its drift; a refused
+    // repair shows the same report without writing anything.
+    const report = record
+      ? await reconcile(deps, s.tenantId, s.courseId)
+      : await reconcileReport(deps.db, s.tenantId, {
+          courseId: s.courseId,
+          now: isoNow(deps.clock),
+          unknownAfterMinutes: deps.config.RECONCILE_UNKNOWN_AFTER_MINUTES,
+        });
     return reconcilePage({
       session: token,
       courseTitle: await kit.courseTitle(s),
@@ -348,7 +362,7 @@ export function reconcileRoutes(kit: AppKit): void {
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
         await kit.refused(ctx, err, fail(err), () =>
-          render(s, token, { all: false, page: 1 }, fail(err)),
+          render(s, token, { all: false, page: 1 }, fail(err), false),
         );
         return;
       }
