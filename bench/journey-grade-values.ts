@@ -396,12 +396,27 @@ async function runPostgres(): Promise<Record<string, unknown> | null> {
   }
 }
 
+/** The machine's 1-minute load average around a measurement (other work skews both sides of a ratio differently). */
+async function withLoad(
+  measure: () => Promise<Record<string, unknown> | null>,
+): Promise<Record<string, unknown> | null> {
+  const before = os.loadavg()[0]!;
+  const result = await measure();
+  const after = os.loadavg()[0]!;
+  console.log(
+    `  load average (1 min) ${fmt(before, 2)} before, ${fmt(after, 2)} after, on ${os.cpus().length} cores`,
+  );
+  return (
+    result && { ...result, loadAverage: [Number(before.toFixed(2)), Number(after.toFixed(2))] }
+  );
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const wanted = benchDatabases();
   const results: Record<string, unknown>[] = [];
-  if (wanted.sqlite) results.push(await runSqlite());
+  if (wanted.sqlite) results.push((await withLoad(runSqlite))!);
   if (wanted.postgres) {
-    const postgres = await runPostgres();
+    const postgres = await withLoad(runPostgres);
     if (postgres) results.push(postgres);
   }
   const result = {
