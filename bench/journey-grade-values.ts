@@ -34,6 +34,9 @@ const TOTAL = COURSES * COLUMNS * LEARNERS;
 
 type VersionRow = Record<string, unknown>;
 
+const median = (samples: number[]) =>
+  [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+
 interface ServiceFigures {
   requests: number;
   seconds: number;
@@ -141,7 +144,7 @@ export async function measureService(
       valuesPerSecond: Math.round(TOTAL / seconds),
       sequentialValuesPerSecond: Math.round(TOTAL / 2 / sequential.seconds),
       twoClientsValuesPerSecond: Math.round(TOTAL / 2 / parallel.seconds),
-      sequentialMedianMs: Number(latencies[Math.floor(latencies.length / 2)]!.toFixed(2)),
+      sequentialMedianMs: Number(median(latencies).toFixed(2)),
     },
     versions,
   };
@@ -151,7 +154,10 @@ export async function measureService(
  * SQLite's ceiling: the same version rows, inserted with a prepared statement
  * in transactions of 500 into a fresh copy of the schema (WAL, synchronous=NORMAL).
  */
-async function sqliteCeiling(server: BenchServer, versions: VersionRow[]): Promise<number> {
+async function sqliteCeiling(
+  server: BenchServer,
+  versions: VersionRow[],
+): Promise<{ rate: number; medianMs: number }> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradebridge-bench-base-'));
   const baseFile = path.join(baseDir, 'base.sqlite');
   const knex = createDb({ sqliteFile: baseFile });
@@ -184,8 +190,16 @@ async function sqliteCeiling(server: BenchServer, versions: VersionRow[]): Promi
       for (const r of part) insert.run(...r);
     });
     const started = process.hrtime.bigint();
-    for (let i = 0; i < rows.length; i += BATCH) insertMany(rows.slice(i, i + BATCH));
-    return TOTAL / (Number(process.hrtime.bigint() - started) / 1e9);
+    const batchMs: number[] = [];
+    for (let i = 0; i < rows.length; i += BATCH) {
+      const t = performance.now();
+      insertMany(rows.slice(i, i + BATCH));
+      batchMs.push(performance.now() - t);
+    }
+    return {
+      rate: TOTAL / (Number(process.hrtime.bigint() - started) / 1e9),
+      medianMs: median(batchMs),
+    };
   } finally {
     base.close();
     fs.rmSync(baseDir, { recursive: true, force: true });
@@ -235,6 +249,8 @@ interface PostgresCeilings {
   insertIndexesOnly: number;
   /** COPY into the copy without foreign keys. */
   copyIndexesOnly: number;
+  /** The median time of one transaction of 500 rows, per ceiling above (less moved by other work than a rate). */
+  medianMs: { insert: number; copy: number; insertIndexesOnly: number; copyIndexesOnly: number };
 }
 
 /**
@@ -261,16 +277,21 @@ async function postgresCeilings(url: string, versions: VersionRow[]): Promise<Po
           .map((r) => `${r.map(copyText).join('\t')}\n`)
           .join(''),
       );
+    const medians: number[] = [];
     const timed = async (table: string, write: (i: number) => Promise<void>) => {
       await client.query(`truncate ${table}`);
       await client.query('checkpoint');
       const started = process.hrtime.bigint();
+      const batchMs: number[] = [];
       for (let i = 0; i < rows.length; i += BATCH) {
+        const t = performance.now();
         await client.query('begin');
         await write(i);
         await client.query('commit');
+        batchMs.push(performance.now() - t);
       }
       const rate = TOTAL / (Number(process.hrtime.bigint() - started) / 1e9);
+      medians.push(median(batchMs));
       const [{ n }] = (await client.query(`select count(*)::int as n from ${table}`))
         .rows as Array<{
         n: number;
@@ -312,6 +333,13 @@ async function postgresCeilings(url: string, versions: VersionRow[]): Promise<Po
       copy: full.copy,
       insertIndexesOnly: indexesOnly.insert,
       copyIndexesOnly: indexesOnly.copy,
+      // Measured in this order: indexes only (INSERT, COPY), then with foreign keys.
+      medianMs: {
+        insertIndexesOnly: medians[0]!,
+        copyIndexesOnly: medians[1]!,
+        insert: medians[2]!,
+        copy: medians[3]!,
+      },
     };
   } finally {
     await client.end();
@@ -340,13 +368,18 @@ async function runSqlite(): Promise<Record<string, unknown>> {
   const server = await startServer();
   try {
     const { figures, versions } = await measureService(server);
-    const plain = await sqliteCeiling(server, versions);
+    const ceiling = await sqliteCeiling(server, versions);
+    const plain = ceiling.rate;
     printService('SQLite (embedded default)', figures, plain, 'plain prepared inserts');
     console.log(`  plain better-sqlite3 inserts:  ${fmt(plain)} rows/s`);
+    console.log(
+      `  one transaction of 500 at the median: the service ${fmt(figures.sequentialMedianMs, 1)} ms (one client, over HTTP), plain inserts ${fmt(ceiling.medianMs, 2)} ms: ${pct(ceiling.medianMs, figures.sequentialMedianMs)} by medians`,
+    );
     return {
       database: 'sqlite',
       ...figures,
       plainInsertsPerSecond: Math.round(plain),
+      ceilingMedianMs: Number(ceiling.medianMs.toFixed(2)),
       ratio: Number((figures.valuesPerSecond / plain).toFixed(3)),
       sequentialRatio: Number((figures.sequentialValuesPerSecond / plain).toFixed(3)),
       twoClientsRatio: Number((figures.twoClientsValuesPerSecond / plain).toFixed(3)),
@@ -373,6 +406,13 @@ async function runPostgres(): Promise<Record<string, unknown> | null> {
       line('COPY FROM STDIN (indexes, foreign keys):', ceilings.copy);
       line('plain multi-row INSERTs (indexes only):', ceilings.insertIndexesOnly);
       line('COPY FROM STDIN (indexes only):', ceilings.copyIndexesOnly);
+      const m = ceilings.medianMs;
+      console.log(
+        `  one transaction of 500 at the median: the service ${fmt(figures.sequentialMedianMs, 1)} ms (one client, over HTTP); INSERT ${fmt(m.insert, 1)} ms, COPY ${fmt(m.copy, 1)} ms with foreign keys; INSERT ${fmt(m.insertIndexesOnly, 1)} ms, COPY ${fmt(m.copyIndexesOnly, 1)} ms indexes only`,
+      );
+      console.log(
+        `  the service's share by medians: ${pct(m.insert, figures.sequentialMedianMs)} of INSERT, ${pct(m.copy, figures.sequentialMedianMs)} of COPY with foreign keys; ${pct(m.insertIndexesOnly, figures.sequentialMedianMs)} of INSERT, ${pct(m.copyIndexesOnly, figures.sequentialMedianMs)} of COPY indexes only`,
+      );
       const ratio = (rate: number) => Number((figures.valuesPerSecond / rate).toFixed(3));
       return {
         database: 'postgres',
@@ -387,6 +427,7 @@ async function runPostgres(): Promise<Record<string, unknown> | null> {
         copyRatio: ratio(ceilings.copy),
         indexesOnlyRatio: ratio(ceilings.insertIndexesOnly),
         copyIndexesOnlyRatio: ratio(ceilings.copyIndexesOnly),
+        ceilingMedianMs: ceilings.medianMs,
       };
     } finally {
       await server.close();
