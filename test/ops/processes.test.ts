@@ -40,7 +40,7 @@ describe('several processes on one PostgreSQL database', function () {
     await database?.drop();
   });
 
-  it('answers on one port from two web processes, which accept each other’s tokens, and stops both on SIGTERM', async () => {
+  it('answers on one port from two web processes, which accept each other’s tokens, replaces one that dies, and stops both on SIGTERM', async () => {
     server = await startServer(database, {
       from: 'source',
       env: { WEB_PROCESSES: '2', WORKER_IN_PROCESS: 'false', DEMO: 'true', DEMO_LMS: 'false' },
@@ -88,12 +88,28 @@ describe('several processes on one PostgreSQL database', function () {
       return answeredBy.size >= 2;
     });
     expect(answeredBy.size, 'web processes that answered').to.equal(2);
+
+    // A web process that dies is replaced, and the port keeps answering meanwhile.
+    const [victim] = [...answeredBy];
+    process.kill(victim!, 'SIGKILL');
+    await until(
+      'another web process answers',
+      () =>
+        /web process ended unexpectedly/.test(server!.output()) &&
+        (server!.output().match(/"msg":"gradebridge listening"/g) ?? []).length >= 3,
+      60000,
+    );
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${server.baseUrl}/healthz`, { headers: { Connection: 'close' } });
+      expect(res.status).to.equal(200);
+    }
     expect(await server.stop('SIGTERM')).to.equal(0);
     const stopped = server
       .output()
       .split('\n')
       .filter((l) => l.includes('"msg":"stopped"'));
     expect(stopped, 'each web process stopped cleanly').to.have.length(2);
+    expect(server.output()).not.to.include('shutdown deadline passed');
   });
 
   it('runs each job exactly once with two worker processes taking from the queue', async () => {
