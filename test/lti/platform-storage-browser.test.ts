@@ -471,4 +471,37 @@ describe('The demo, in Chromium with third-party cookies blocked', function () {
     expect(page!.frame({ name: 'tool_content' })!.url().startsWith(`${tool}/lti/`)).to.equal(true);
     expect(await browser!.context.cookies(tool)).to.deep.equal([]);
   });
+
+  it('pulls, chooses the final column and submits for approval there, each outcome in place', async () => {
+    // Continues in the frame the previous test opened, as a newcomer would.
+    const tool = /gradebridge is running at (http:\/\/\S+)/.exec(server!.output())![1]!;
+    const frame = page!.frameLocator(TOOL_FRAME);
+    const inner = page!.frame({ name: 'tool_content' })!;
+    await inner.evaluate('window.stillHere = true');
+    const outcome = frame.locator('#outcome');
+    await frame.getByRole('button', { name: 'Pull grades and roster now' }).click();
+    // The demo's worker runs in the server: the outcome follows the job to its end.
+    await outcome.getByText('Pulled from the LMS.').waitFor({ timeout: 60000 });
+    await frame.locator('.grid thead').getByText('Week 1 quiz').waitFor();
+    // No final grade column yet: the page offers the course's columns.
+    const choose = frame.getByLabel('Final grade column');
+    const quiz = await choose
+      .locator('option', { hasText: 'Week 1 quiz' })
+      .first()
+      .getAttribute('value');
+    await choose.selectOption(quiz!);
+    await frame.getByRole('button', { name: 'Use as the final grade' }).click();
+    await outcome
+      .getByText(/final grade/i)
+      .first()
+      .waitFor();
+    await frame.getByRole('link', { name: 'Submit final grades for approval' }).click();
+    await frame.getByRole('heading', { name: /Review final grades before you submit/ }).waitFor();
+    const review = page!.frame({ name: 'tool_content' })!;
+    await review.evaluate('window.stillHere = true');
+    await frame.getByRole('button', { name: 'Submit final grades for approval' }).click();
+    await outcome.getByText(/final grades? (is|are) submitted for approval\./).waitFor();
+    expect(await review.evaluate<boolean>('window.stillHere === true')).to.equal(true);
+    expect(await browser!.context.cookies(tool)).to.deep.equal([]);
+  });
 });
