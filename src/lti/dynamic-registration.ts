@@ -144,17 +144,59 @@ async function spendLink(
   deps: AppDeps,
   link: ClaimedLink,
   outcome: 'registered' | 'refused',
-  platform: { issuer: string; clientId: string },
+  platform: { issuer: string; clientId: string | null },
 ): Promise<void> {
-  await deps
+  const spent = await deps
     .db('lti_registration_links')
-    .where({ id: link.id, claim_id: link.claimId })
+    .where({ id: link.id })
+    .whereNull('used_at')
     .update({
       used_at: isoNow(deps.clock),
       outcome,
       issuer: platform.issuer,
       client_id: platform.clientId,
+      claim_id: link.claimId,
     });
+  if (spent !== 1)
+    deps.logger.warn(
+      { link: link.id, issuer: platform.issuer, clientId: platform.clientId },
+      'a registration link was spent twice: check the platforms it registered',
+    );
+}
+
+/** A URL without its query and fragment (where tokens travel), for pages and logs. */
+function withoutQuery(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** The most of an LMS's answer gradebridge reads during registration. */
+const ANSWER_MAX_BYTES = 256 * 1024;
+
+/** An answer's text, refused once it passes ANSWER_MAX_BYTES (a configuration is a few kilobytes). */
+async function boundedText(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > ANSWER_MAX_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new RegistrationError(
+        `The LMS's answer is larger than ${ANSWER_MAX_BYTES / 1024} KB; nothing was registered.`,
+        502,
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const isLoopback = (hostname: string) =>
@@ -200,24 +242,26 @@ async function lmsJson(
   init: RequestInit,
   timeoutMs: number,
   refused: (status: number) => string,
+  onAnswered?: () => void,
 ): Promise<{ body: Record<string, unknown>; url: string }> {
   const failed = (why: string) => new RegistrationError(`The LMS's ${step} ${why}.`, 502);
   let text: string;
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    text = await res.text();
+    if (res.ok) onAnswered?.();
+    text = await boundedText(res);
   } catch (err) {
+    if (err instanceof RegistrationError) throw err;
     const name = (err as Error | null)?.name;
     const verb = step === 'registration' ? 'could not be sent' : 'could not be read';
     if (name === 'TimeoutError' || name === 'AbortError')
       throw failed(`${verb}: the LMS did not answer within ${timeoutMs / 1000} s`);
     throw failed(`${verb}: the LMS could not be reached`);
   }
+  // The status only: what an address answers is not shown to whoever holds a link.
   if (!res.ok)
-    throw new RegistrationError(refused(res.status), 502, [
-      ['answer', `${res.status} ${text.slice(0, 300)}`],
-    ]);
+    throw new RegistrationError(refused(res.status), 502, [['status', String(res.status)]]);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -332,7 +376,7 @@ export async function dynamicRegistration(
   { timeoutMs = REGISTRATION_TIMEOUT_MS }: { timeoutMs?: number } = {},
 ): Promise<DynamicRegistrationResult> {
   const link = await claimLink(deps, params.link);
-  let answered: { issuer: string; clientId: string } | null = null;
+  let answered: { issuer: string; clientId: string | null } | null = null;
   try {
     if (!params.openidConfiguration)
       throw new RegistrationError('The LMS sent no openid_configuration.');
@@ -358,7 +402,8 @@ export async function dynamicRegistration(
         [
           ['why', problem],
           ['issuer', String(config.issuer).slice(0, 300)],
-          ['openid_configuration', params.openidConfiguration.slice(0, 300)],
+          // Origin and path: its query may carry the registration token.
+          ['openid_configuration', withoutQuery(params.openidConfiguration).slice(0, 300)],
         ],
       );
     }
@@ -383,6 +428,8 @@ export async function dynamicRegistration(
       },
       timeoutMs,
       (status) => `The LMS refused the registration (${status}).`,
+      // A 2xx: the LMS may hold a registration now, whatever its answer says; the link is spent.
+      () => (answered = { issuer, clientId: null }),
     );
     const clientId = answeredId(answer.client_id, 'client_id');
     if (!clientId)
@@ -421,7 +468,9 @@ export async function dynamicRegistration(
     else await releaseLink(deps, link).catch(() => undefined);
     if (err instanceof RegistrationError && answered)
       throw new RegistrationError(
-        `${err.message} The LMS has already made a registration for gradebridge (client id ${answered.clientId}): remove it there.`,
+        `${err.message} The LMS has already made a registration for gradebridge${
+          answered.clientId ? ` (client id ${answered.clientId})` : ''
+        }: remove it there.`,
         err.status,
         err.detail,
       );

@@ -212,10 +212,19 @@ export async function registerPlatform(
     (await deps.db('lti_deployments').where(key).first('tenant_id'));
   if (owner && owner.tenant_id !== r.tenantId)
     throw new RegistrationError(
-      `this platform registration already belongs to tenant ${owner.tenant_id}`,
+      via === 'dynamic_registration'
+        ? // The LMS's side learns nothing about other tenants.
+          `The platform ${r.issuer} with client id ${r.clientId} is already registered.`
+        : `this platform registration already belongs to tenant ${owner.tenant_id}`,
       409,
     );
   const known = await deps.lti.engine.platform(r.issuer, r.clientId);
+  if (owner && !known)
+    // Recorded, but its keys and endpoints not stored yet: another registration of it is under way.
+    throw new RegistrationError(
+      `The platform ${r.issuer} with client id ${r.clientId} is being registered right now; try again in a moment.`,
+      409,
+    );
   const now = isoNow(deps.clock);
 
   if (owner || known) {

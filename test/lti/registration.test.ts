@@ -115,6 +115,16 @@ async function brokenLms() {
       case '/register-html':
         res.writeHead(200, { 'Content-Type': 'text/html' });
         return res.end('<html>Please log in</html>');
+      case '/huge/.well-known/openid-configuration':
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        // A configuration that never ends: gradebridge stops reading it.
+        res.write('{"issuer":"' + 'x'.repeat(64 * 1024));
+        for (let i = 0; i < 8; i++) res.write('x'.repeat(64 * 1024));
+        return res.end('"}');
+      case '/reg-no-client/.well-known/openid-configuration':
+        return json(200, config(`${base}/register-no-client`));
+      case '/register-no-client':
+        return json(201, { client_name: 'gradebridge' });
       case '/register-two':
         return json(200, {
           client_id: 'two-deployments',
@@ -213,6 +223,12 @@ describe('LTI Dynamic Registration when the LMS misbehaves', function () {
       /two different deployment ids/,
     ],
     ['an openid_configuration that is not a URL', 'not a url', 400, /is not a URL/],
+    [
+      'a configuration larger than any configuration is',
+      () => lms.configUrl('huge'),
+      502,
+      /larger than 256 KB/,
+    ],
   ];
   for (const [label, url, status, message] of cases) {
     it(`answers ${label} with the LTI error page and ${status}`, async () => {
@@ -223,6 +239,29 @@ describe('LTI Dynamic Registration when the LMS misbehaves', function () {
       expect(res.text).to.include(res.headers['x-request-id']!);
     });
   }
+
+  it('spends the link when the LMS took the registration but answered without a client_id', async () => {
+    const link = await registrationLink(ctx.deps, 'http://localhost', tenantId);
+    const first = await ctx.http.get(new URL(link.url).pathname + new URL(link.url).search).query({
+      openid_configuration: lms.configUrl('reg-no-client'),
+    });
+    expect(first.status, first.text).to.equal(502);
+    expect(first.text)
+      .to.match(/without a client_id/)
+      .and.match(/remove it there/);
+    // The LMS may hold a registration now: the link does not register another.
+    const again = await ctx.http.get(new URL(link.url).pathname + new URL(link.url).search).query({
+      openid_configuration: lms.configUrl('reg-no-client'),
+    });
+    expect(again.status).to.equal(400);
+    expect(again.text).to.match(/already been used/);
+  });
+
+  it('shows the status of an LMS refusal, never what the address answered', async () => {
+    const res = await register(lms.configUrl('error'));
+    expect(res.status).to.equal(502);
+    expect(res.text).not.to.include('boom');
+  });
 
   it('gives up on a configuration that does not answer in time, with a 502', async () => {
     const link = new URL((await registrationLink(ctx.deps, 'http://localhost', tenantId)).url);
@@ -632,6 +671,7 @@ describe('LTI Dynamic Registration never changes a registered platform', functio
       const link = await registrationLink(ctx.deps, 'http://localhost', tenantId);
       const res = await openLink(ctx, link.url, lms.configUrl);
       expect(res.status).to.equal(409);
+      expect(res.text, 'nothing about the other tenant').not.to.match(/belongs to tenant/);
       expect((await trusted(ctx, lms.base, 'other-tenant-client')).keyset).to.equal(
         `${lms.base}/real-jwks`,
       );
