@@ -1,6 +1,13 @@
-import knexFactory from 'knex';
 import { bigCourse } from '../test/factories/course-page.js';
-import { fmt, machine, saveResult, startServer, stats, type Measured } from './lib.js';
+import {
+  fmt,
+  freshPostgres,
+  machine,
+  saveResult,
+  startServer,
+  stats,
+  type Measured,
+} from './lib.js';
 
 /**
  * The teacher's course page for 30, 300 and 1,000 learners x 30 columns
@@ -86,30 +93,16 @@ export async function run(): Promise<Record<string, unknown>> {
   const sqlite = await runOn('sqlite');
   print(sqlite);
   results.push(sqlite);
-  const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `gradebridge_bench_page_${process.pid}`;
-  const adminDb = knexFactory({ client: 'pg', connection: admin, pool: { min: 0, max: 1 } });
-  let created = false;
-  try {
-    await adminDb.raw(`create database ${name}`);
-    created = true;
-  } catch (err) {
-    console.log(
-      `\nCourse page on PostgreSQL skipped: ${(err as Error).message} (set BENCH_DATABASE_URL)`,
-    );
-  }
-  if (created) {
+  const pg = await freshPostgres('page');
+  if (pg) {
     try {
-      const url = new URL(admin);
-      url.pathname = `/${name}`;
-      const postgres = await runOn('postgres', url.toString());
+      const postgres = await runOn('postgres', pg.url);
       print(postgres);
       results.push(postgres);
     } finally {
-      await adminDb.raw(`drop database if exists ${name} with (force)`);
+      await pg.drop();
     }
   }
-  await adminDb.destroy();
   const result = { benchmark: 'course-page', machine: machine(), results };
   saveResult('course-page', result);
   return result;

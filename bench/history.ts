@@ -6,7 +6,6 @@
  * details, next to plain queries through the driver in the same run.
  */
 import Database from 'better-sqlite3';
-import knexFactory from 'knex';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDb, dbClient, type Db } from '../src/db/knex.js';
@@ -15,6 +14,7 @@ import { rebuildVersionDays } from '../src/history/days.js';
 import { runPlan } from './http-client.js';
 import {
   benchDatabases,
+  freshPostgres,
   fmt,
   machine,
   saveResult,
@@ -471,30 +471,16 @@ export async function run(): Promise<Record<string, unknown>> {
     saveResult('history', { benchmark: 'history', machine: machine(), results });
     return { results };
   }
-  const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `gradebridge_bench_${process.pid}`;
-  const adminDb = knexFactory({ client: 'pg', connection: admin, pool: { min: 0, max: 1 } });
-  let created = false;
-  try {
-    await adminDb.raw(`create database ${name}`);
-    created = true;
-  } catch (err) {
-    console.log(
-      `\nGradebook History on PostgreSQL skipped: ${(err as Error).message} (set BENCH_DATABASE_URL)`,
-    );
-  }
-  if (created) {
+  const pg = await freshPostgres('history');
+  if (pg) {
     try {
-      const url = new URL(admin);
-      url.pathname = `/${name}`;
-      const postgres = await runOn('postgres', url.toString());
+      const postgres = await runOn('postgres', pg.url);
       print(postgres);
       results.push(postgres);
     } finally {
-      await adminDb.raw(`drop database if exists ${name} with (force)`);
+      await pg.drop();
     }
   }
-  await adminDb.destroy();
   const result = { benchmark: 'history', machine: machine(), results };
   saveResult('history', result);
   return result;
