@@ -22,7 +22,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import knexFactory from 'knex';
 import { loadConfig } from '../config/index.js';
 import { buildDeps } from '../src/bootstrap.js';
 import { insertRows } from '../src/db/bulk.js';
@@ -34,7 +33,7 @@ import { createLogger } from '../src/logger.js';
 import { createApiClient, createTenant } from '../src/tenants/service.js';
 import { bigCourse } from '../test/factories/course-page.js';
 import { runPlan } from './http-client.js';
-import { fmt, machine, percentile, postJson, saveResult } from './lib.js';
+import { fmt, freshPostgres, machine, percentile, postJson, saveResult } from './lib.js';
 
 const SECONDS = Number(process.env.MIXED_SECONDS ?? 60);
 const WARMUP_SECONDS = Number(process.env.MIXED_WARMUP_SECONDS ?? Math.min(10, SECONDS / 4));
@@ -609,7 +608,6 @@ export async function run(): Promise<Record<string, unknown>> {
     .filter(Boolean) as SetupName[];
   for (const s of wanted)
     if (!SETUPS.includes(s)) throw new Error(`unknown set-up ${s}; known: ${SETUPS.join(', ')}`);
-  const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const results: SetupResult[] = [];
   for (const setup of wanted) {
@@ -619,24 +617,14 @@ export async function run(): Promise<Record<string, unknown>> {
       results.push(r);
       continue;
     }
-    const name = `gradebridge_bench_mixed_${process.pid}`;
-    const adminDb = knexFactory({ client: 'pg', connection: admin, pool: { min: 0, max: 1 } });
+    const db = await freshPostgres(`mixed_${setup.replace(/-/g, '_')}`);
+    if (!db) continue;
     try {
-      await adminDb.raw(`create database ${name}`);
-    } catch (err) {
-      console.log(`\n${setup} skipped: ${(err as Error).message} (set BENCH_DATABASE_URL)`);
-      await adminDb.destroy();
-      continue;
-    }
-    try {
-      const url = new URL(admin);
-      url.pathname = `/${name}`;
-      const r = await runSetup(setup, url.toString(), redisUrl);
+      const r = await runSetup(setup, db.url, redisUrl);
       print(r);
       results.push(r);
     } finally {
-      await adminDb.raw(`drop database if exists ${name} with (force)`);
-      await adminDb.destroy();
+      await db.drop();
     }
   }
   const result = {

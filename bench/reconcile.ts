@@ -10,7 +10,15 @@ import { isoNow } from '../src/db/time.js';
 import { inTransaction } from '../src/db/transaction.js';
 import { reconcileReport } from '../src/reconcile/report.js';
 import { reconcile } from '../src/reconcile/service.js';
-import { fmt, machine, saveResult, startServer, tenantToken, type BenchServer } from './lib.js';
+import {
+  fmt,
+  freshPostgres,
+  machine,
+  saveResult,
+  startServer,
+  tenantToken,
+  type BenchServer,
+} from './lib.js';
 
 const COURSES = 200;
 const LEARNERS = 40;
@@ -245,30 +253,17 @@ export async function run(): Promise<void> {
   } finally {
     await sqlite.close();
   }
-  const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `gradebridge_bench_${Date.now().toString(36)}`;
-  const { default: knex } = await import('knex');
-  const a = knex({ client: 'pg', connection: admin, pool: { min: 0, max: 1 } });
-  try {
-    await a.raw(`create database ${name}`);
-  } catch (err) {
-    console.log(`  PostgreSQL skipped: ${(err as Error).message} (set BENCH_DATABASE_URL)`);
-    await a.destroy();
+  const db = await freshPostgres('reconcile');
+  if (!db) {
     saveResult('reconcile', results);
     return;
   }
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  const pg = await startServer({
-    databaseUrl: url.toString(),
-    env: { RECONCILE_EVERY_SECONDS: '0' },
-  });
+  const pg = await startServer({ databaseUrl: db.url, env: { RECONCILE_EVERY_SECONDS: '0' } });
   try {
     results.push(await measure('postgres', pg));
   } finally {
     await pg.close();
-    await a.raw(`drop database if exists ${name} with (force)`);
-    await a.destroy();
+    await db.drop();
   }
   saveResult('reconcile', results);
 }
