@@ -113,9 +113,14 @@ async function statusOf(deps: AppDeps, s: PageSession): Promise<FinalGradeStatus
 }
 
 /** The course page's final grades (staff): the state, what a send or submission carries, and the events. */
-export async function courseFinalGrades(deps: AppDeps, s: PageSession): Promise<CourseFinalGrades> {
+export async function courseFinalGrades(
+  deps: AppDeps,
+  s: PageSession,
+  /** What the caller already read of the tenant: its time zone, whether Data Sync is connected. */
+  tenant: { timeZone: string; connected: boolean },
+): Promise<CourseFinalGrades> {
   const status = await statusOf(deps, s);
-  const connected = !!(await deps.exchange.connection(deps.db, s.tenantId));
+  const connected = tenant.connected;
   const columns = status.finalColumn
     ? []
     : (
@@ -132,7 +137,7 @@ export async function courseFinalGrades(deps: AppDeps, s: PageSession): Promise<
         calculated: !!c.calculation,
       }));
   return {
-    review: reviewOf(status, connected, await tenantTimeZone(deps, s.tenantId)),
+    review: reviewOf(status, connected, tenant.timeZone),
     events: await finalGradeEvents(deps.db, s.tenantId, s.courseId, { limit: COURSE_EVENTS }),
     columns,
     learnerNames: new Map(status.learners.map((l) => [l.userId, l.name])),

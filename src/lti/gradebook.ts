@@ -247,7 +247,9 @@ export async function coursePageData(
   );
 
   const conn = await deps.exchange.connection(db, s.tenantId);
-  const finals: CourseFinalGrades | null = s.staff ? await courseFinalGrades(deps, s) : null;
+  const finals: CourseFinalGrades | null = s.staff
+    ? await courseFinalGrades(deps, s, { timeZone, connected: !!conn })
+    : null;
   const status = finals?.review.status ?? null;
   const approvalRequired = status?.approvalMode === 'required';
   const finalColumn = columns.find((c) => c.id === status?.finalColumn?.id) ?? null;
