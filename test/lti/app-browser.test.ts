@@ -9,7 +9,6 @@ import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { pollNow } from '../../src/exchange/jobs.js';
 import { addApprover, setApprovalMode } from '../../src/grades/final-grade-workflow.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { bigCourse, type BigCourse } from '../factories/course-page.js';
 import { tenantWithClient, uniqueId, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
@@ -21,6 +20,7 @@ import {
   skipWithoutChromium,
   type BrowserSession,
 } from '../helpers/chromium.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import {
   connectedDataSync,
@@ -100,23 +100,8 @@ describe('the teacher app in Chromium: phone width, iframes, live outcomes, axe'
     lms.addResourceLink('ctx-app', { id: 'link-1', title: 'Gradebook' });
     const quiz = lms.addLineItem('ctx-app', { label: 'Quiz 1', scoreMaximum: 10 }).id;
     lms.setResult(quiz, 's1', { resultScore: 8 });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
+    const tool = await connectLms(ctx.deps, lms, t.tenantId, base);
     clientId = tool.clientId;
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
     const launch = async (userId: string) => {
       const res = await new Browser().open(
         lms.loginInitiationUrl({

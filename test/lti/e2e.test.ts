@@ -8,9 +8,9 @@ import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { createWorker } from '../../src/job-registry.js';
 import { registrationLink } from '../../src/lti/dynamic-registration.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import { journey } from '../helpers/journey.js';
 
@@ -61,23 +61,8 @@ describe('LTI end to end against the LMS emulator', function () {
       lms.addMember('ctx-bio', { userId: id!, name, roles: [ROLE.learner] });
     }
     lms.addResourceLink('ctx-bio', { id: 'link-1', title: 'Gradebook' });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
+    const tool = await connectLms(ctx.deps, lms, t.tenantId, base);
     clientId = tool.clientId;
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
     quizId = lms.addLineItem('ctx-bio', {
       label: 'Quiz 1',
       scoreMaximum: 10,

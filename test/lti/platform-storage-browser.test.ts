@@ -6,7 +6,7 @@ import jwt from 'jsonwebtoken';
 import type { Frame, FrameLocator, Page } from 'playwright-core';
 import { LmsEmulator, ROLE, seedDemoCourse } from '../../src/emulators/lms/index.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
+import { registerPlatform } from '../../src/lti/registration.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import {
   accessibilityViolations,
@@ -15,6 +15,7 @@ import {
   skipWithoutChromium,
   type BrowserSession,
 } from '../helpers/chromium.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -184,23 +185,8 @@ describe('Launching gradebridge inside a cross-site LMS iframe, in Chromium with
     lms = await LmsEmulator.start({ host: '127.0.0.1' });
     seedDemoCourse(lms);
     t = await tenantWithClient(ctx);
-    const urls = toolUrls(base);
-    const registered = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
+    const registered = await connectLms(ctx.deps, lms, t.tenantId, base);
     clientId = registered.clientId;
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [registered.deploymentId],
-    });
   });
 
   beforeEach(async () => {

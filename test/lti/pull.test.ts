@@ -7,14 +7,11 @@ import { LmsEmulator } from '../../src/emulators/lms/index.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { enqueue } from '../../src/jobs/queue.js';
 import { createWorker } from '../../src/job-registry.js';
-import {
-  registerPlatform,
-  replacePlatformEndpoints,
-  toolUrls,
-} from '../../src/lti/registration.js';
+import { replacePlatformEndpoints } from '../../src/lti/registration.js';
 import { pullAndRecord } from '../../src/lti/services.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 
 const M = 'http://purl.imsglobal.org/vocab/lis/v2/membership#';
@@ -50,23 +47,8 @@ describe('LTI pulls and score passback against the LMS emulator', function () {
     lms.addMember('ctx-pull', { userId: 's1', name: 'Linus Pauling', roles: [`${M}Learner`] });
     lms.addMember('ctx-pull', { userId: 's2', name: 'Dorothy Hodgkin', roles: [`${M}Learner`] });
     lms.addResourceLink('ctx-pull', { id: 'link-pull', title: 'Gradebook' });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
+    const tool = await connectLms(ctx.deps, lms, t.tenantId, base);
     clientId = tool.clientId;
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
     quizId = lms.addLineItem('ctx-pull', { label: 'Quiz', scoreMaximum: 10 }).id;
     lms.setResult(quizId, 's1', { resultScore: 8 });
     const page = await new Browser().open(

@@ -8,7 +8,6 @@ import type { DataSyncEmulator } from '../../src/emulators/datasync/index.js';
 import { LmsEmulator, ROLE } from '../../src/emulators/lms/index.js';
 import { addApprover, setApprovalMode } from '../../src/grades/final-grade-workflow.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { tenantWithClient, uniqueId, type TenantFixture } from '../factories/index.js';
 import {
   openBrowser,
@@ -16,6 +15,7 @@ import {
   skipWithoutChromium,
   type BrowserSession,
 } from '../helpers/chromium.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import { connectedDataSync, gradedCourses, type GradedCourse } from '../helpers/exchange.js';
 
@@ -88,22 +88,7 @@ describe("the teacher's whole path in Chromium, inside the LMS's cross-site ifra
     const quiz = lms.addLineItem('ctx-path', { label: 'Lab report', scoreMaximum: 20 }).id;
     lms.setResult(quiz, 's1', { resultScore: 17 });
     lms.setResult(quiz, 's2', { resultScore: 12 });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId: tool.clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
+    await connectLms(ctx.deps, lms, t.tenantId, base);
   });
 
   after(async () => {

@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LmsEmulator } from '../../src/emulators/lms/index.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { createMissingLineItems } from '../../src/lti/services.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import { journey } from '../helpers/journey.js';
 
@@ -34,22 +34,7 @@ describe('LMS line items are never duplicated', function () {
     lms.createContext({ id: 'ctx-li', title: 'History 1', lisCourseSourcedId: 'SIS-LI-1' });
     lms.addMember('ctx-li', { userId: 'teacher', roles: [`${M}Instructor`] });
     lms.addResourceLink('ctx-li', { id: 'link-li', title: 'Gradebook' });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId: tool.clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
+    const tool = await connectLms(ctx.deps, lms, t.tenantId, base);
     const page = await new Browser().open(
       lms.loginInitiationUrl({
         toolClientId: tool.clientId,

@@ -9,10 +9,10 @@ import { pollNow } from '../../src/exchange/jobs.js';
 import type { ConnectionRow } from '../../src/exchange/service.js';
 import { GradeBatch } from '../../src/grades/grade-batch.js';
 import { createWorker } from '../../src/job-registry.js';
-import { registerPlatform, toolUrls } from '../../src/lti/registration.js';
 import { pullAndRecord } from '../../src/lti/services.js';
 import { tenantWithClient, type TenantFixture } from '../factories/index.js';
 import { Browser } from '../helpers/browser.js';
+import { connectLms } from '../helpers/lms-tool.js';
 import { buildContext, type TestContext } from '../helpers/context.js';
 import { connectedDataSync } from '../helpers/exchange.js';
 import { journey } from '../helpers/journey.js';
@@ -82,22 +82,7 @@ describe('reconciliation: what the LMS holds, what gradebridge holds, what the S
         lisPersonSourcedId: `SIS-${s}`,
       });
     lms.addResourceLink('ctx-rec', { id: 'link-rec', title: 'Gradebook' });
-    const urls = toolUrls(base);
-    const tool = lms.registerTool({
-      name: 'gradebridge',
-      loginUrl: urls.login,
-      launchUrl: urls.launch,
-      keysetUrl: urls.keys,
-    });
-    await registerPlatform(ctx.deps, {
-      tenantId: t.tenantId,
-      issuer: lms.issuer,
-      clientId: tool.clientId,
-      authenticationEndpoint: lms.endpoints.authorization,
-      accessTokenEndpoint: lms.endpoints.token,
-      keysetUrl: lms.endpoints.keyset,
-      deploymentIds: [tool.deploymentId],
-    });
+    const tool = await connectLms(ctx.deps, lms, t.tenantId, base);
     quizId = lms.addLineItem('ctx-rec', { label: 'Quiz', scoreMaximum: 10 }).id;
     learners.forEach((s, i) => lms.setResult(quizId, s, { resultScore: 8 - i }));
     const page = await new Browser().open(
